@@ -1,0 +1,65 @@
+// raft/types.h — the vocabulary shared by the Raft core, its wire codec and
+// whoever persists its state (storage/): entries, hard state, membership and
+// snapshot metadata.
+//
+// These are plain values with no behaviour, so that storage/ can persist
+// them and tests can build them without pulling in the core.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kvraft::raft {
+
+using NodeId = uint64_t;  // 0 means "none" (no vote, no known leader)
+using Term = uint64_t;
+using Index = uint64_t;  // log indices start at 1; 0 means "before the log"
+
+inline constexpr NodeId kNoNode = 0;
+
+enum class EntryType : uint8_t {
+  kNormal = 0,      // opaque state-machine command (may be empty: the leader's no-op)
+  kConfChange = 1,  // a single-server membership change, payload = encoded ConfChange
+};
+
+// One log entry. `data` is opaque to the core for kNormal entries.
+struct Entry {
+  Index index = 0;
+  Term term = 0;
+  EntryType type = EntryType::kNormal;
+  std::string data;
+
+  bool operator==(const Entry&) const = default;
+};
+
+// The state Raft must persist before answering any message that depends on
+// it (Figure 2's "persistent state", plus the commit index for faster restart).
+struct HardState {
+  Term term = 0;
+  NodeId vote = kNoNode;
+  Index commit = 0;
+
+  bool operator==(const HardState&) const = default;
+};
+
+// Cluster membership: voters take part in elections and the commit quorum;
+// learners receive the log but do not count. A node is in at most one list.
+struct ConfState {
+  std::vector<NodeId> voters;
+  std::vector<NodeId> learners;
+
+  bool operator==(const ConfState&) const = default;
+};
+
+// What a snapshot covers: every entry up to and including (index, term), and
+// the membership in force at that index.
+struct SnapshotMeta {
+  Index index = 0;
+  Term term = 0;
+  ConfState conf;
+
+  bool operator==(const SnapshotMeta&) const = default;
+};
+
+}  // namespace kvraft::raft
