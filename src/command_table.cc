@@ -1,0 +1,44 @@
+// src/command_table.cc — the command table's lookup and the shared error
+// texts. The commands themselves are registered from src/commands/*.cc.
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+
+#include "src/command.h"
+
+namespace kvraft {
+
+namespace {
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+}  // namespace
+
+void CommandTable::add(CommandSpec spec) {
+  std::string key = lower(spec.name);
+  if (by_name_.count(key)) {
+    std::fprintf(stderr, "command table: '%s' registered twice\n", key.c_str());
+    std::abort();
+  }
+  commands_.push_back(std::make_unique<CommandSpec>(std::move(spec)));
+  by_name_.emplace(std::move(key), commands_.back().get());
+}
+
+const CommandSpec* CommandTable::find(std::string_view name) const {
+  // Command names are short; lower-casing into a small buffer avoids an
+  // allocation per lookup on the hot path.
+  char buf[64];
+  if (name.size() >= sizeof buf) return nullptr;
+  for (size_t i = 0; i < name.size(); ++i)
+    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  auto it = by_name_.find(std::string(buf, name.size()));
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+std::string wrong_arity_error(std::string_view command_name) {
+  return "ERR wrong number of arguments for '" + lower(command_name) + "' command";
+}
+
+}  // namespace kvraft
