@@ -63,3 +63,24 @@ struct SnapshotMeta {
 };
 
 }  // namespace kvraft::raft
+
+namespace kvraft::raft {
+
+// A single-server membership change (Raft thesis §4.1), carried as the
+// payload of a kConfChange entry (see encode_conf_change in
+// raft/conf_change.h). It takes effect on a node as soon as the entry is in
+// its log, committed or not; a truncated entry reverts it.
+enum class ConfChangeType : uint8_t {
+  kAddNode = 0,     // add a voter, or promote an existing learner to voter
+  kAddLearner = 1,  // add a non-voting learner
+  kRemoveNode = 2,  // remove a voter or a learner
+};
+
+struct ConfChange {
+  ConfChangeType type = ConfChangeType::kAddNode;
+  NodeId node = kNoNode;
+
+  bool operator==(const ConfChange&) const = default;
+};
+
+}  // namespace kvraft::raft
