@@ -67,6 +67,9 @@ class ReplyWriter {
   void clear();
 
  private:
+  // Appends "<prefix><value>\r\n" (integers and every header).
+  void prefixed_int(char prefix, int64_t value);
+
   std::string buf_;
   size_t start_ = 0;  // bytes before start_ were consumed; compacted lazily
   int protocol_;
