@@ -1,0 +1,631 @@
+// storage/raft_log.cc — see raft_log.h for the format and the rules.
+#include "storage/raft_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+
+namespace kvraft::storage {
+
+using raft::Entry;
+using raft::EntryType;
+using raft::Index;
+using raft::Term;
+
+namespace {
+
+constexpr char kSegmentMagic[8] = {'K', 'V', 'R', 'F', 'T', 'L', 'O', 'G'};
+constexpr uint32_t kSegmentVersion = 1;
+constexpr uint64_t kHeaderSize = RaftLog::kSegmentHeaderSize;
+constexpr size_t kRecordHeadSize = 28;  // through the head check
+constexpr size_t kRecordOverhead = RaftLog::kRecordOverhead;
+constexpr const char* kSegmentPrefix = "log-";
+constexpr const char* kSegmentSuffix = ".seg";
+constexpr size_t kIndexDigits = 20;
+// Segments are our own files, so their size is not untrusted input; this only
+// stops a wild file from exhausting memory before it can be reported.
+constexpr size_t kMaxSegmentRead = size_t{1} << 40;
+
+std::string encode_segment_header(Index first_index) {
+  std::string h(kSegmentMagic, sizeof kSegmentMagic);
+  put_u32(&h, kSegmentVersion);
+  put_u32(&h, 0);
+  put_u64(&h, first_index);
+  put_u64(&h, XXH3_64bits(h.data(), h.size()));
+  return h;
+}
+
+void encode_record(std::string* out, const Entry& e) {
+  const size_t start = out->size();
+  put_u32(out, static_cast<uint32_t>(e.data.size()));
+  put_u64(out, e.index);
+  put_u64(out, e.term);
+  out->push_back(static_cast<char>(e.type));
+  out->append(3, '\0');
+  put_u32(out, static_cast<uint32_t>(XXH3_64bits(out->data() + start, 24)));
+  out->append(e.data);
+  put_u64(out, XXH3_64bits(out->data() + start, out->size() - start));
+}
+
+enum class RecordStatus { kOk, kShortHeader, kBadHeader, kBadLength, kShortRecord, kBadChecksum };
+
+const char* record_status_reason(RecordStatus s) {
+  switch (s) {
+    case RecordStatus::kOk:
+      return "ok";
+    case RecordStatus::kShortHeader:
+      return "file ends inside a record header";
+    case RecordStatus::kBadHeader:
+      return "record header check mismatch";
+    case RecordStatus::kBadLength:
+      return "record length above the maximum entry size";
+    case RecordStatus::kShortRecord:
+      return "file ends inside a record";
+    case RecordStatus::kBadChecksum:
+      return "record checksum mismatch";
+  }
+  return "?";
+}
+
+struct RecordView {
+  Index index = 0;
+  Term term = 0;
+  uint8_t type = 0;
+  std::string_view payload;
+  uint64_t size = 0;  // whole record, overhead included
+};
+
+// Parses the record at buf[off]. Never reads outside `buf`, and trusts the
+// length field only once the head check has vouched for it.
+RecordStatus parse_record(std::string_view buf, size_t off, uint32_t max_len, RecordView* out) {
+  const size_t remaining = buf.size() - off;
+  if (remaining < kRecordHeadSize) return RecordStatus::kShortHeader;
+  const char* p = buf.data() + off;
+  if (p[21] != 0 || p[22] != 0 || p[23] != 0 ||
+      static_cast<uint32_t>(XXH3_64bits(p, 24)) != get_u32(p + 24)) {
+    return RecordStatus::kBadHeader;
+  }
+  const uint32_t len = get_u32(p);
+  if (len > max_len) return RecordStatus::kBadLength;
+  const uint64_t size = kRecordOverhead + len;
+  if (size > remaining) return RecordStatus::kShortRecord;
+  if (XXH3_64bits(p, kRecordHeadSize + len) != get_u64(p + kRecordHeadSize + len)) {
+    return RecordStatus::kBadChecksum;
+  }
+  out->index = get_u64(p + 4);
+  out->term = get_u64(p + 12);
+  out->type = static_cast<uint8_t>(p[20]);
+  out->payload = std::string_view(p + kRecordHeadSize, len);
+  out->size = size;
+  return RecordStatus::kOk;
+}
+
+// The first offset >= from where a complete, valid record starts, or npos.
+// Used to tell a torn tail (nothing valid follows) from damage in the middle.
+size_t find_valid_record(std::string_view buf, size_t from, uint32_t max_len) {
+  RecordView r;
+  for (size_t p = from; p + kRecordOverhead <= buf.size(); ++p) {
+    if (parse_record(buf, p, max_len, &r) == RecordStatus::kOk) return p;
+  }
+  return std::string_view::npos;
+}
+
+// How many valid records can be recognised in buf[from, end), resyncing past
+// garbage. For reports only.
+uint64_t count_records(std::string_view buf, size_t from, uint32_t max_len) {
+  uint64_t n = 0;
+  RecordView r;
+  size_t p = from;
+  while ((p = find_valid_record(buf, p, max_len)) != std::string_view::npos) {
+    parse_record(buf, p, max_len, &r);
+    ++n;
+    p += r.size;
+  }
+  return n;
+}
+
+// Parses "log-<20 digits>.seg"; false for any other name.
+bool parse_segment_name(const std::string& name, Index* first_index) {
+  const size_t plen = std::strlen(kSegmentPrefix);
+  const size_t slen = std::strlen(kSegmentSuffix);
+  if (name.size() != plen + kIndexDigits + slen) return false;
+  if (name.compare(0, plen, kSegmentPrefix) != 0) return false;
+  if (name.compare(plen + kIndexDigits, slen, kSegmentSuffix) != 0) return false;
+  Index v = 0;
+  for (size_t i = plen; i < plen + kIndexDigits; ++i) {
+    char c = name[i];
+    if (c < '0' || c > '9') return false;
+    Index d = static_cast<Index>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  if (v == 0) return false;
+  *first_index = v;
+  return true;
+}
+
+}  // namespace
+
+std::string LogCut::describe() const {
+  return reason + " at index " + std::to_string(index) + " (file " + path + ", offset " +
+         std::to_string(offset) + "): dropped " + std::to_string(records_dropped) + " record(s), " +
+         std::to_string(bytes_dropped) + " byte(s), " + std::to_string(files_removed) + " file(s)";
+}
+
+RaftLog::RaftLog(RaftLogOptions options) : options_(std::move(options)) {}
+
+RaftLog::~RaftLog() = default;
+
+std::unique_ptr<RaftLog> RaftLog::open(RaftLogOptions options, LogRecovery* recovery) {
+  if (options.dir.empty()) throw std::invalid_argument("RaftLog::open: empty dir");
+  if (options.max_entry_size > UINT32_MAX - kRecordOverhead) {
+    throw std::invalid_argument("RaftLog::open: max_entry_size too large");
+  }
+  std::unique_ptr<RaftLog> log(new RaftLog(std::move(options)));
+  *recovery = LogRecovery{};
+  log->recover(recovery);
+  return log;
+}
+
+std::string RaftLog::segment_path(Index first_index) const {
+  std::string digits = std::to_string(first_index);
+  return options_.dir + "/" + kSegmentPrefix + std::string(kIndexDigits - digits.size(), '0') +
+         digits + kSegmentSuffix;
+}
+
+std::vector<std::string> RaftLog::segment_paths() const {
+  std::vector<std::string> paths;
+  for (const Segment& s : segments_)
+    paths.push_back(s.path);
+  return paths;
+}
+
+void RaftLog::recover(LogRecovery* rec) {
+  const bool sync = options_.fsync_mode == FsyncMode::kAlways;
+  const uint32_t max_len = options_.max_entry_size;
+  ensure_dir(options_.dir);
+
+  std::vector<std::pair<Index, std::string>> files;
+  for (const std::string& name : list_dir(options_.dir)) {
+    Index first;
+    if (parse_segment_name(name, &first)) files.emplace_back(first, options_.dir + "/" + name);
+  }
+  std::sort(files.begin(), files.end());
+
+  Index expected = 0;  // index the next record must have; 0 before the first segment
+  Term prev_term = 0;
+  bool dir_changed = false;
+
+  for (size_t k = 0; k < files.size(); ++k) {
+    const bool last = k + 1 == files.size();
+    const std::string& path = files[k].second;
+    std::string buf;
+    if (!read_file(path, kMaxSegmentRead, &buf)) {
+      throw IoError("raft log segment vanished during recovery", path);
+    }
+
+    Segment seg;
+    seg.first_index = files[k].first;
+    seg.path = path;
+    Index idx = expected == 0 ? seg.first_index : expected;  // expected at the failure point
+
+    // A failure, if any: where, why, whether it may be a torn write, and
+    // (for torn-candidate record damage) where a valid record could resume.
+    std::string reason;
+    uint64_t fail_off = 0;
+    bool torn_candidate = false;
+    bool fail_record_invalid = false;  // the record at fail_off does not parse
+    size_t scan_from = 0;
+
+    if (buf.size() < kHeaderSize) {
+      reason = "file ends inside the segment header";
+      torn_candidate = true;
+      scan_from = buf.size();
+    } else if (std::memcmp(buf.data(), kSegmentMagic, sizeof kSegmentMagic) != 0 ||
+               XXH3_64bits(buf.data(), 24) != get_u64(buf.data() + 24)) {
+      reason = "bad segment header (magic or checksum)";
+      torn_candidate = true;
+      scan_from = 1;
+    } else if (uint32_t v = get_u32(buf.data() + 8); v != kSegmentVersion) {
+      reason = "unsupported segment format version " + std::to_string(v);
+    } else if (Index h = get_u64(buf.data() + 16); h != seg.first_index) {
+      reason = "segment header says first index " + std::to_string(h) + " but the file name says " +
+               std::to_string(seg.first_index);
+    } else if (expected != 0 && seg.first_index != expected) {
+      reason = "index sequence error: segment starts at index " + std::to_string(seg.first_index) +
+               ", expected " + std::to_string(expected);
+    } else {
+      idx = seg.first_index;
+      uint64_t off = kHeaderSize;
+      while (off < buf.size()) {
+        RecordView r;
+        RecordStatus st = parse_record(buf, off, max_len, &r);
+        if (st != RecordStatus::kOk) {
+          reason = record_status_reason(st);
+          fail_off = off;
+          fail_record_invalid = true;
+          torn_candidate = st != RecordStatus::kBadLength;
+          if (st == RecordStatus::kShortRecord) {
+            scan_from = buf.size();  // its extent is trusted and runs past the end
+          } else if (st == RecordStatus::kBadChecksum) {
+            // The head check vouched for the length: a valid record right
+            // after this one would prove this is not the final write.
+            scan_from = off + kRecordOverhead + get_u32(buf.data() + off);
+          } else {
+            scan_from = off + 1;
+          }
+          break;
+        }
+        if (r.index != idx) {
+          reason = "index sequence error: record has index " + std::to_string(r.index) +
+                   ", expected " + std::to_string(idx);
+          fail_off = off;
+          break;
+        }
+        if (r.term < prev_term) {
+          reason = "term goes backwards: " + std::to_string(r.term) + " after " +
+                   std::to_string(prev_term);
+          fail_off = off;
+          break;
+        }
+        rec->entries.push_back(
+            Entry{r.index, r.term, static_cast<EntryType>(r.type), std::string(r.payload)});
+        prev_term = r.term;
+        off += r.size;
+        seg.ends.push_back(off);
+        ++idx;
+      }
+    }
+
+    if (reason.empty() && seg.ends.empty() && last) {
+      // We write a header only together with records, so a last segment
+      // without any is a torn creation.
+      reason = "segment has a header but no records";
+      fail_off = kHeaderSize;
+      torn_candidate = true;
+      scan_from = buf.size();
+    }
+    if (reason.empty()) {
+      if (seg.ends.empty()) {
+        // Only a header: harmless, but segments on disk hold records.
+        remove_file(path, hook());
+        dir_changed = true;
+        rec->warnings.push_back("raft log: removed empty segment " + path);
+        continue;
+      }
+      expected = seg.last_index() + 1;
+      segments_.push_back(std::move(seg));
+      continue;
+    }
+
+    // Everything from fail_off on (the whole file if the header is bad) and
+    // every later segment would be dropped.
+    const bool whole_file = seg.ends.empty();
+    LogCut cut;
+    cut.path = path;
+    cut.offset = whole_file ? 0 : fail_off;
+    cut.index = idx;
+    cut.reason = reason;
+    cut.bytes_dropped = buf.size() - cut.offset;
+    cut.files_removed = whole_file ? 1 : 0;
+    cut.records_dropped = (fail_record_invalid ? 1 : 0) + count_records(buf, fail_off, max_len);
+
+    const bool torn = last && torn_candidate &&
+                      (scan_from >= buf.size() ||
+                       find_valid_record(buf, scan_from, max_len) == std::string_view::npos);
+    if (torn) {
+      // A torn write holds no complete record; say so rather than count one.
+      cut.records_dropped = 0;
+    } else {
+      for (size_t j = k + 1; j < files.size(); ++j) {
+        std::string later;
+        if (read_file(files[j].second, kMaxSegmentRead, &later)) {
+          cut.bytes_dropped += later.size();
+          if (later.size() >= kHeaderSize) {
+            cut.records_dropped += count_records(later, kHeaderSize, max_len);
+          }
+        }
+        cut.files_removed += 1;
+      }
+      if (!options_.repair) {
+        throw IoError("raft log corrupt: " + reason + " at index " + std::to_string(idx) +
+                          "; opening with repair would truncate the log here, dropping " +
+                          std::to_string(cut.records_dropped) + " record(s) and " +
+                          std::to_string(cut.bytes_dropped) + " byte(s) in " +
+                          std::to_string(files.size() - k) + " file(s)",
+                      path, fail_off);
+      }
+      // Newest first, so a crash part-way leaves a prefix of the old log.
+      for (size_t j = files.size(); j-- > k + 1;)
+        remove_file(files[j].second, hook());
+    }
+
+    if (whole_file) {
+      remove_file(path, hook());
+    } else {
+      Fd fd = open_file(path, O_RDWR, 0, hook());
+      truncate_file(fd.get(), path, cut.offset, hook());
+      if (sync) sync_file(fd.get(), path, /*data_only=*/false, hook());
+      segments_.push_back(std::move(seg));
+    }
+    dir_changed = dir_changed || cut.files_removed > 0;
+    if (torn) {
+      rec->warnings.push_back("raft log: cut torn final write: " + cut.describe());
+      rec->torn_tail = cut;
+    } else {
+      rec->warnings.push_back("raft log: REPAIRED corruption: " + cut.describe());
+      rec->repaired = cut;
+    }
+    break;
+  }
+
+  if (dir_changed && sync) sync_dir(options_.dir, hook());
+  if (!segments_.empty()) {
+    open_active();
+    last_index_ = segments_.back().last_index();
+    last_term_ = prev_term;
+    rec->first_index = segments_.front().first_index;
+    rec->last_index = last_index_;
+  }
+}
+
+void RaftLog::open_active() {
+  active_ = open_file(segments_.back().path, O_RDWR, 0, hook());
+}
+
+void RaftLog::check_healthy() const {
+  if (failed()) {
+    throw IoError("raft log is failed after an earlier error (reopen to recover): " + failure_,
+                  options_.dir);
+  }
+}
+
+void RaftLog::fail(const IoError& e) {
+  failure_ = e.what();
+  throw e;
+}
+
+void RaftLog::append(const std::vector<Entry>& entries) {
+  check_healthy();
+  if (entries.empty()) return;
+
+  // Validate the whole batch before touching the disk.
+  Index want = empty() ? entries.front().index : last_index_ + 1;
+  Term term = last_term_;
+  if (want == 0) throw std::invalid_argument("RaftLog::append: index 0 is not a log index");
+  for (const Entry& e : entries) {
+    if (e.index != want) {
+      throw std::invalid_argument("RaftLog::append: entry index " + std::to_string(e.index) +
+                                  ", expected " + std::to_string(want));
+    }
+    if (e.term < term) {
+      throw std::invalid_argument("RaftLog::append: term " + std::to_string(e.term) + " at index " +
+                                  std::to_string(e.index) + " is below " + std::to_string(term));
+    }
+    if (e.data.size() > options_.max_entry_size) {
+      throw std::invalid_argument("RaftLog::append: entry " + std::to_string(e.index) + " has " +
+                                  std::to_string(e.data.size()) + " bytes, above the maximum " +
+                                  std::to_string(options_.max_entry_size));
+    }
+    term = e.term;
+    ++want;
+  }
+
+  const bool roll = empty() || segments_.back().size() >= options_.segment_size;
+  encode_buf_.clear();
+  if (roll) encode_buf_ = encode_segment_header(entries.front().index);
+  const uint64_t base = roll ? 0 : segments_.back().size();
+  std::vector<uint64_t> ends;
+  ends.reserve(entries.size());
+  for (const Entry& e : entries) {
+    encode_record(&encode_buf_, e);
+    ends.push_back(base + encode_buf_.size());
+  }
+
+  if (roll) {
+    // Seal the old segment first: a torn write may only ever be in the last one.
+    if (!empty() && unsynced_ && options_.fsync_mode == FsyncMode::kAlways) {
+      try {
+        sync_file(active_.get(), segments_.back().path, /*data_only=*/true, hook());
+      } catch (const IoError& e) {
+        fail(e);
+      }
+      unsynced_ = false;
+    }
+    Segment seg;
+    seg.first_index = entries.front().index;
+    seg.path = segment_path(seg.first_index);
+    Fd fd;
+    try {
+      fd = open_file(seg.path, O_RDWR | O_CREAT | O_EXCL, 0644, hook());
+      write_at(fd.get(), seg.path, 0, encode_buf_, hook());
+    } catch (const IoError& e) {
+      if (fd.valid()) {
+        // Nothing in the new file is referenced yet: remove it entirely.
+        fd.reset();
+        try {
+          remove_file(seg.path, hook());
+        } catch (const IoError& e2) {
+          fail(IoError(
+              std::string(e.what()) + "; and removing the partial segment failed: " + e2.what(),
+              seg.path));
+        }
+      }
+      fail(e);
+    }
+    seg.ends = std::move(ends);
+    segments_.push_back(std::move(seg));
+    active_ = std::move(fd);
+    dir_unsynced_ = true;
+  } else {
+    Segment& seg = segments_.back();
+    try {
+      write_at(active_.get(), seg.path, base, encode_buf_, hook());
+    } catch (const IoError& e) {
+      // Cut a partial batch back to the last good record boundary so the file
+      // stays a valid log even though we stop here.
+      try {
+        truncate_file(active_.get(), seg.path, base, hook());
+      } catch (const IoError& e2) {
+        fail(IoError(std::string(e.what()) + "; and cutting back to offset " +
+                         std::to_string(base) + " failed: " + e2.what(),
+                     seg.path, base));
+      }
+      fail(e);
+    }
+    seg.ends.insert(seg.ends.end(), ends.begin(), ends.end());
+  }
+  unsynced_ = true;
+  last_index_ = entries.back().index;
+  last_term_ = entries.back().term;
+}
+
+void RaftLog::sync() {
+  check_healthy();
+  if (options_.fsync_mode == FsyncMode::kNever) {
+    unsynced_ = false;
+    dir_unsynced_ = false;
+    return;
+  }
+  try {
+    if (unsynced_ && active_.valid()) {
+      sync_file(active_.get(), segments_.back().path, /*data_only=*/true, hook());
+    }
+    unsynced_ = false;
+    if (dir_unsynced_) sync_dir(options_.dir, hook());
+    dir_unsynced_ = false;
+  } catch (const IoError& e) {
+    fail(e);
+  }
+}
+
+void RaftLog::reload_last_term() {
+  if (empty()) {
+    last_index_ = 0;
+    last_term_ = 0;
+    return;
+  }
+  const Segment& seg = segments_.back();
+  last_index_ = seg.last_index();
+  const uint64_t start = seg.ends.size() > 1 ? seg.ends[seg.ends.size() - 2] : kHeaderSize;
+  char head[kRecordHeadSize];
+  ssize_t n = ::pread(active_.get(), head, sizeof head, static_cast<off_t>(start));
+  if (n != static_cast<ssize_t>(sizeof head)) {
+    fail(IoError("reading the last record header failed", seg.path, start, n < 0 ? errno : EIO));
+  }
+  last_term_ = get_u64(head + 12);
+}
+
+void RaftLog::truncate_suffix(Index from_index) {
+  check_healthy();
+  if (from_index == 0) throw std::invalid_argument("RaftLog::truncate_suffix: index 0");
+  if (empty() || from_index > last_index_) return;
+  const bool sync = options_.fsync_mode == FsyncMode::kAlways;
+  try {
+    bool deleted = false;
+    // Newest first, so a crash part-way leaves a prefix of the old log.
+    while (!segments_.empty() && segments_.back().first_index >= from_index) {
+      active_.reset();
+      remove_file(segments_.back().path, hook());
+      segments_.pop_back();
+      deleted = true;
+    }
+    if (!segments_.empty()) {
+      if (!active_.valid()) open_active();
+      Segment& seg = segments_.back();
+      if (seg.last_index() >= from_index) {
+        const size_t keep = static_cast<size_t>(from_index - seg.first_index);
+        const uint64_t cut_at = seg.ends[keep - 1];
+        truncate_file(active_.get(), seg.path, cut_at, hook());
+        seg.ends.resize(keep);
+        if (sync) sync_file(active_.get(), seg.path, /*data_only=*/true, hook());
+      }
+    }
+    if (deleted && sync) sync_dir(options_.dir, hook());
+  } catch (const IoError& e) {
+    fail(e);
+  }
+  if (sync) {
+    unsynced_ = false;  // the cut file was synced; any earlier one was sealed at roll
+    dir_unsynced_ = false;
+  }
+  reload_last_term();
+}
+
+size_t RaftLog::drop_prefix(Index up_to_index) {
+  check_healthy();
+  size_t dropped = 0;
+  try {
+    while (!segments_.empty() && segments_.front().last_index() <= up_to_index) {
+      if (segments_.size() == 1) active_.reset();
+      remove_file(segments_.front().path, hook());
+      segments_.erase(segments_.begin());
+      ++dropped;
+    }
+    if (dropped > 0 && options_.fsync_mode == FsyncMode::kAlways) {
+      sync_dir(options_.dir, hook());
+      dir_unsynced_ = false;
+    }
+  } catch (const IoError& e) {
+    fail(e);
+  }
+  if (empty()) {
+    unsynced_ = false;
+    last_index_ = 0;
+    last_term_ = 0;
+  }
+  return dropped;
+}
+
+std::vector<Entry> RaftLog::read(Index lo, Index hi) const {
+  if (empty() || lo < first_index() || hi > last_index_ || lo > hi) {
+    throw std::invalid_argument("RaftLog::read: [" + std::to_string(lo) + ", " +
+                                std::to_string(hi) + "] is outside the log [" +
+                                std::to_string(first_index()) + ", " + std::to_string(last_index_) +
+                                "]");
+  }
+  std::vector<Entry> out;
+  out.reserve(static_cast<size_t>(hi - lo + 1));
+  for (const Segment& seg : segments_) {
+    if (seg.last_index() < lo || seg.first_index > hi) continue;
+    const Index a = std::max(lo, seg.first_index);
+    const Index b = std::min(hi, seg.last_index());
+    const size_t ia = static_cast<size_t>(a - seg.first_index);
+    const size_t ib = static_cast<size_t>(b - seg.first_index);
+    const uint64_t start = ia == 0 ? kHeaderSize : seg.ends[ia - 1];
+    const uint64_t end = seg.ends[ib];
+    std::string buf(static_cast<size_t>(end - start), '\0');
+    Fd fd = open_file(seg.path, O_RDONLY, 0, nullptr);
+    size_t done = 0;
+    while (done < buf.size()) {
+      ssize_t n =
+          ::pread(fd.get(), buf.data() + done, buf.size() - done, static_cast<off_t>(start + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw IoError("read", seg.path, start + done, n < 0 ? errno : EIO);
+      done += static_cast<size_t>(n);
+    }
+    size_t off = 0;
+    for (Index i = a; i <= b; ++i) {
+      RecordView r;
+      RecordStatus st = parse_record(buf, off, options_.max_entry_size, &r);
+      if (st != RecordStatus::kOk || r.index != i) {
+        throw IoError(
+            std::string("raft log corrupt on read: ") +
+                (st != RecordStatus::kOk ? record_status_reason(st) : "index sequence error") +
+                " at index " + std::to_string(i),
+            seg.path, start + off);
+      }
+      out.push_back(Entry{r.index, r.term, static_cast<EntryType>(r.type), std::string(r.payload)});
+      off += r.size;
+    }
+  }
+  return out;
+}
+
+}  // namespace kvraft::storage

@@ -1,0 +1,227 @@
+// storage/raft_log.h — the Raft log on disk: segmented, append-only files of
+// checksummed records, written in group-commit batches from the server's disk
+// thread and read back whole when the node starts.
+//
+// The Raft core keeps its log in memory and only tells the server what to
+// persist: "append these entries (after truncating from index i)" and "drop
+// everything a snapshot covers". This class turns that into files so that a
+// crash at any instant leaves a log that either loads exactly, or loads with
+// a torn final record cut off (reported), and so that damage anywhere else is
+// a loud error naming the file, byte offset and index — never a silent load.
+//
+// Files. The log lives in `dir` as segment files named
+// `log-<first index, 20 decimal digits>.seg`; they hold consecutive indices,
+// and the name order is the log order. Other files in `dir` are ignored.
+// Every segment on disk holds at least one record (empty ones are removed).
+//
+// Segment header (32 bytes), then records back to back:
+//
+//    0          8          12         16                   24                 32
+//    +----------+----------+----------+--------------------+------------------+
+//    | magic    | version  | reserved | first index        | header checksum  |
+//    | "KVRFTLOG"| u32 = 1 | u32 = 0  | u64                | u64 XXH3-64 of   |
+//    |          |          |          |                    | bytes [0, 24)    |
+//    +----------+----------+----------+--------------------+------------------+
+//
+// Record (36 + n bytes for an n-byte payload):
+//
+//    0        4          12         20     21         24          28
+//    +--------+----------+----------+------+----------+-----------+---------+----------+
+//    | length | index    | term     | type | reserved | head check| payload | checksum |
+//    | u32 n  | u64      | u64      | u8   | 3 x 0    | u32       | n bytes | u64      |
+//    +--------+----------+----------+------+----------+-----------+---------+----------+
+//    head check = low 32 bits of XXH3-64 of bytes [0, 24) of the record
+//    checksum   = XXH3-64 of bytes [0, 28 + n) of the record
+//
+// All integers are little-endian and fixed width. The head check is what lets
+// recovery trust a record's length before reading that far: without it a bit
+// flip in the length of a record in the middle of the last segment would look
+// exactly like a torn tail and silently swallow every record after it.
+//
+// Recovery rules (open()):
+//  * The final segment may end in a torn write — a crash while a batch was
+//    being written. A failure at offset X of the last segment (fewer bytes
+//    than a record header, a bad head check, a record that runs past the end
+//    of the file, a checksum mismatch) is a torn tail if no valid record
+//    starts anywhere after X; it is cut off (ftruncate to X, or the file is
+//    removed if nothing valid is left in it) and reported in
+//    LogRecovery::torn_tail for the caller to log.
+//  * Anything else — the same damage with a valid record after it, damage
+//    in an earlier segment, a valid record with the wrong index or a term
+//    lower than its predecessor's, a length above the configured maximum, a
+//    bad segment header — makes open() throw IoError naming the file, byte
+//    offset and expected index, unless RaftLogOptions::repair is set. Repair
+//    truncates the log at that point (later segments are deleted) and
+//    reports what it dropped in LogRecovery::repaired.
+//  * The rule errs towards refusing: if a crash lets the kernel write back a
+//    later page of an unsynced batch but not an earlier one, the valid
+//    records after the hole make it look like damage in the middle, and
+//    open() refuses rather than guess (repair then drops that batch, which
+//    was never reported durable).
+//
+// Writes. append() encodes a whole batch and hands it to the kernel in one
+// pwrite; sync() then does one fdatasync for the batch (and an fsync of the
+// directory only if a segment was created since the last sync). A segment
+// rolls when a batch starts while it is at or above segment_size bytes, so a
+// batch never spans two files and a segment may exceed the limit by one
+// batch. truncate_suffix() and drop_prefix() are rare (conflicts, snapshots)
+// and make their own changes durable before returning, so that deleted or
+// cut-off entries cannot come back after a crash next to newer ones.
+//
+// Failure. Any write, sync, truncate or unlink error puts the log in a failed
+// state: the error is thrown as IoError (with file and offset), a partially
+// written batch is cut back to the last good record boundary first, and every
+// later mutating call throws an IoError repeating the original cause. After a
+// failed fsync the kernel may have dropped dirty pages, so only reopening
+// (which re-reads and re-verifies the files) is a safe way back.
+//
+// Threading: a RaftLog is not thread-safe and needs no locking; the server
+// calls it from its one disk thread only (or hands it between threads with a
+// happens-before edge).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raft/types.h"
+#include "storage/file_util.h"
+
+namespace kvraft::storage {
+
+struct RaftLogOptions {
+  std::string dir;  // created (one level) if missing
+  // A segment rolls when a batch starts and the current one is this big.
+  uint64_t segment_size = 64ull << 20;
+  FsyncMode fsync_mode = FsyncMode::kAlways;
+  // Largest payload append() accepts; on open, a record claiming more is
+  // corrupt. Must be below 4 GiB (the length field is 32 bits).
+  uint32_t max_entry_size = 1u << 30;
+  // Truncate the log at the first corruption instead of refusing to open.
+  // Loses the entries from there on; for an operator who has decided to.
+  bool repair = false;
+  // Tests only: fails chosen operations (see file_util.h).
+  FaultHook fault_hook;
+};
+
+// A place where recovery cut the log, for the caller to log.
+struct LogCut {
+  std::string path;              // the segment where the cut happened
+  uint64_t offset = 0;           // byte offset of the cut in that file
+  raft::Index index = 0;         // index the record at `offset` should have had
+  std::string reason;            // e.g. "checksum mismatch"
+  uint64_t records_dropped = 0;  // records recognised in the dropped bytes
+  uint64_t bytes_dropped = 0;    // bytes removed, later segments included
+  uint64_t files_removed = 0;    // segment files deleted
+
+  // One line: what was cut where, and how much.
+  std::string describe() const;
+};
+
+// Everything open() read back.
+struct LogRecovery {
+  std::vector<raft::Entry> entries;   // in index order, consecutive
+  raft::Index first_index = 0;        // 0 if the log is empty
+  raft::Index last_index = 0;         // 0 if the log is empty
+  std::optional<LogCut> torn_tail;    // a torn final write that was cut off
+  std::optional<LogCut> repaired;     // corruption truncated (repair only)
+  std::vector<std::string> warnings;  // one line each, for the log
+};
+
+class RaftLog {
+ public:
+  // Size of the segment header and of a record without its payload.
+  static constexpr uint64_t kSegmentHeaderSize = 32;
+  static constexpr uint64_t kRecordOverhead = 36;
+
+  // Opens (creating if needed) the log in options.dir, verifies every
+  // segment and fills `*recovery` (which must not be null) with the entries.
+  // Throws IoError on corruption (see the header comment) or I/O failure.
+  static std::unique_ptr<RaftLog> open(RaftLogOptions options, LogRecovery* recovery);
+
+  ~RaftLog();
+  RaftLog(const RaftLog&) = delete;
+  RaftLog& operator=(const RaftLog&) = delete;
+
+  // Appends a batch with one write. Requires: entries consecutive, the first
+  // one at last_index() + 1 (any index >= 1 if the log is empty), terms not
+  // below last_term() and non-decreasing, payloads <= max_entry_size —
+  // violations are caller bugs and throw std::invalid_argument without
+  // touching the disk. Not durable until sync(). Throws IoError on I/O error
+  // (failed state).
+  void append(const std::vector<raft::Entry>& entries);
+
+  // Makes every append so far durable: one fdatasync, plus a directory fsync
+  // if a segment was created since the last sync. A no-op in FsyncMode::kNever.
+  // Throws IoError (failed state).
+  void sync();
+
+  // Removes every entry with index >= from_index (from_index >= 1): segments
+  // that start at or after it are deleted, the one containing it is cut at
+  // that record's boundary. Durable on return (FsyncMode::kAlways). A
+  // from_index past the end is a no-op. Throws IoError (failed state).
+  void truncate_suffix(raft::Index from_index);
+
+  // Deletes the segments whose every entry is <= up_to_index (a snapshot
+  // covers them); entries in a partly covered segment stay, so first_index()
+  // may remain <= up_to_index. Dropping everything leaves an empty log that
+  // accepts any next index. Durable on return (FsyncMode::kAlways). Returns
+  // the number of segments deleted. Throws IoError (failed state).
+  size_t drop_prefix(raft::Index up_to_index);
+
+  // Reads entries [lo, hi] back from disk (re-verifying checksums), e.g. for a
+  // core that keeps only a window in memory. Requires first_index() <= lo <=
+  // hi <= last_index(). Throws IoError on a read error or damage.
+  std::vector<raft::Entry> read(raft::Index lo, raft::Index hi) const;
+
+  bool empty() const { return segments_.empty(); }
+  raft::Index first_index() const { return empty() ? 0 : segments_.front().first_index; }
+  raft::Index last_index() const { return last_index_; }
+  raft::Term last_term() const { return last_term_; }
+  size_t segment_count() const { return segments_.size(); }
+  // Paths of the segment files, oldest first.
+  std::vector<std::string> segment_paths() const;
+
+  bool failed() const { return !failure_.empty(); }
+  // The first error's message ("" while healthy).
+  const std::string& failure() const { return failure_; }
+
+ private:
+  struct Segment {
+    raft::Index first_index = 0;
+    std::string path;
+    // ends[i] is the byte offset just past the record of index first_index+i.
+    // Invariant: non-empty, strictly increasing, ends[0] > kSegmentHeaderSize,
+    // and ends.back() is the file's size (nothing after it on disk).
+    std::vector<uint64_t> ends;
+
+    raft::Index last_index() const { return first_index + ends.size() - 1; }
+    uint64_t size() const { return ends.back(); }
+  };
+
+  explicit RaftLog(RaftLogOptions options);
+  void recover(LogRecovery* recovery);
+  const FaultHook* hook() const { return options_.fault_hook ? &options_.fault_hook : nullptr; }
+  std::string segment_path(raft::Index first_index) const;
+  void check_healthy() const;
+  [[noreturn]] void fail(const IoError& e);
+  void open_active();
+  void reload_last_term();
+
+  RaftLogOptions options_;
+  // Invariant: consecutive — segments_[k+1].first_index ==
+  // segments_[k].last_index() + 1.
+  std::vector<Segment> segments_;
+  // Open for writing on segments_.back(); invalid iff segments_ is empty.
+  Fd active_;
+  raft::Index last_index_ = 0;  // == segments_.back().last_index(), 0 if empty
+  raft::Term last_term_ = 0;    // term of last_index_, 0 if empty
+  bool unsynced_ = false;       // active_ has writes not yet fdatasync'd
+  bool dir_unsynced_ = false;   // a segment was created since the last sync
+  std::string encode_buf_;      // reused by append() to avoid reallocating
+  std::string failure_;         // non-empty once failed; sticky
+};
+
+}  // namespace kvraft::storage
