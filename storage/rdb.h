@@ -51,6 +51,11 @@ inline constexpr int kRdbWriteVersion = 10;
 inline constexpr int kRdbMinReadVersion = 1;
 inline constexpr int kRdbMaxReadVersion = 12;
 
+// The longest string value the reader accepts in compressed form (Redis's
+// default proto-max-bulk-len); LZF headers claiming more are rejected before
+// anything is allocated. Uncompressed strings are bounded by the file size.
+inline constexpr uint64_t kRdbMaxLzfStringLength = 512ULL * 1024 * 1024;
+
 // The value of the redis-ver aux field we write: the Redis release whose
 // format we reproduce and test against (tools print it; none parse it).
 inline constexpr std::string_view kRdbRedisVer = "7.0.15";

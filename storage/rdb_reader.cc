@@ -266,7 +266,8 @@ class Reader {
         if (clen > remaining())
           fail(std::string(what) + ": LZF compressed length " + std::to_string(clen) +
                " exceeds the " + std::to_string(remaining()) + " bytes left in the file");
-        if (ulen == 0 || clen == 0 || ulen / kLzfMaxExpansion > clen)
+        if (ulen == 0 || clen == 0 || ulen / kLzfMaxExpansion > clen ||
+            ulen > kRdbMaxLzfStringLength)
           fail(std::string(what) + ": impossible LZF lengths (" + std::to_string(clen) +
                " compressed, " + std::to_string(ulen) + " uncompressed)");
         lzf_in_.resize(static_cast<size_t>(clen));

@@ -488,6 +488,13 @@ TEST_CASE("each kind of corruption is rejected with the offset and, when known, 
   }
   {
     Builder b;
+    b.byte(rdb::kTypeString).str("k").byte(0xc3).len(8 << 20).len(600 << 20);
+    b.raw(std::string(8 << 20, '\0'));
+    cases.push_back({"LZF string above the size limit", b.eof_crc(),
+                     "impossible LZF lengths (8388608 compressed, 629145600 uncompressed)"});
+  }
+  {
+    Builder b;
     b.byte(rdb::kTypeString).str("k").byte(0xc3).len(2).len(0).raw("\x00x"s);
     cases.push_back({"zero LZF length", b.eof_crc(), "impossible LZF lengths"});
   }
