@@ -267,6 +267,40 @@ TEST_CASE("sync does one fdatasync per batch and a directory fsync only after a 
   CHECK(calls[IoOp::kDirSync] == 0);
 }
 
+TEST_CASE("truncate_suffix and drop_prefix are durable when they return") {
+  kvraft::test::TempDir dir;
+  std::vector<IoOp> ops;
+  RaftLogOptions o = options_for(dir, 150);
+  o.fault_hook = [&](IoOp op, const std::string&, size_t) {
+    ops.push_back(op);
+    return IoFault{};
+  };
+  build_log(o, {4, 3, 3});
+  LogRecovery rec;
+  auto log = open_log(o, &rec);
+  REQUIRE(log->segment_count() == 3);
+  ops.clear();
+  log->truncate_suffix(6);  // deletes [8,10], cuts [5,7] after 5
+  CHECK(ops == std::vector<IoOp>{IoOp::kUnlink, IoOp::kOpen, IoOp::kTruncate, IoOp::kSync,
+                                 IoOp::kDirSync});
+  ops.clear();
+  log->drop_prefix(4);
+  CHECK(ops == std::vector<IoOp>{IoOp::kUnlink, IoOp::kDirSync});
+  ops.clear();
+  log->sync();  // nothing left to do
+  CHECK(ops.empty());
+}
+
+TEST_CASE("a record longer than the configured maximum is corruption, not a torn tail") {
+  kvraft::test::TempDir dir;
+  RaftLogOptions o = options_for(dir);
+  build_log(o, {1});
+  o.max_entry_size = 3;  // entry 1 has a 7-byte payload
+  LogRecovery rec;
+  CHECK_THROWS_WITH_AS(open_log(o, &rec), doctest::Contains("above the maximum entry size"),
+                       IoError);
+}
+
 TEST_CASE("fsync mode never writes but never syncs") {
   kvraft::test::TempDir dir;
   int syncs = 0;
@@ -425,7 +459,10 @@ TEST_CASE("recovery from a cut at every byte of the last records keeps every com
         CHECK(rec.torn_tail->path == last_path);
         CHECK(rec.torn_tail->index == seg_first + complete);
         CHECK(rec.torn_tail->records_dropped == 0);
-        CHECK(rec.warnings.size() == 1);
+        REQUIRE(rec.warnings.size() == 1);
+        CHECK(rec.warnings[0].find(last_path) != std::string::npos);
+        CHECK(rec.warnings[0].find("offset " + std::to_string(rec.torn_tail->offset)) !=
+              std::string::npos);
         if (complete == 0) {
           // Nothing valid left in the segment: it is removed.
           CHECK(rec.torn_tail->offset == 0);
@@ -798,9 +835,17 @@ TEST_CASE("benchmark: appends per second with one fdatasync per batch" *
           doctest::skip(std::getenv("KVRAFT_BENCH") == nullptr)) {
   const char* base = std::getenv("KVRAFT_BENCH_DIR");
   if (base != nullptr) setenv("TMPDIR", base, 1);
-  for (size_t batch : {1, 16, 256}) {
+  struct Run {
+    size_t batch;
+    FsyncMode mode;
+  };
+  for (Run run :
+       {Run{1, FsyncMode::kAlways}, Run{16, FsyncMode::kAlways}, Run{256, FsyncMode::kAlways},
+        Run{1, FsyncMode::kNever}, Run{256, FsyncMode::kNever}}) {
+    const size_t batch = run.batch;
     kvraft::test::TempDir dir("kvraft-bench");
     RaftLogOptions o = options_for(dir, 64ull << 20);
+    o.fsync_mode = run.mode;
     LogRecovery rec;
     auto log = open_log(o, &rec);
     const auto budget = std::chrono::seconds(3);
@@ -818,7 +863,8 @@ TEST_CASE("benchmark: appends per second with one fdatasync per batch" *
     }
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("raft log bench: batch %4zu: %9.0f appends/s, %7.0f fdatasyncs/s (%s)\n", batch,
+    std::printf("raft log bench: fsync %-6s batch %4zu: %9.0f appends/s, %7.0f syncs/s (%s)\n",
+                kvraft::storage::fsync_mode_name(run.mode), batch,
                 static_cast<double>(next - 1) / secs, static_cast<double>(syncs) / secs,
                 dir.path().c_str());
   }
