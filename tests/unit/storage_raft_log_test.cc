@@ -220,13 +220,31 @@ TEST_CASE("segments roll at the size limit and each batch stays in one file") {
     starts.push_back(batch_start);
     batch_start += b;
   }
-  for (const std::string& path : log->segment_paths()) {
-    std::string name = fs::path(path).filename().string();
+  const std::vector<std::string> paths = log->segment_paths();
+  for (size_t k = 0; k < paths.size(); ++k) {
+    std::string name = fs::path(paths[k]).filename().string();
+    CAPTURE(name);
     Index first = std::stoull(name.substr(4, 20));
     CHECK(std::find(starts.begin(), starts.end(), first) != starts.end());
-    uint64_t size = fs::file_size(path);
-    CAPTURE(name);
+    const uint64_t size = fs::file_size(paths[k]);
     CHECK(size > kHeader);
+    // The file holds whole batches; before its last batch it was under the
+    // limit (else that batch would have rolled), and a segment that was
+    // followed by another had reached the limit.
+    Index last = k + 1 < paths.size()
+                     ? std::stoull(fs::path(paths[k + 1]).filename().string().substr(4, 20)) - 1
+                     : all.back().index;
+    Index last_batch = *std::prev(std::upper_bound(starts.begin(), starts.end(), last));
+    CHECK(last_batch >= first);
+    uint64_t before_last_batch = kHeader;
+    for (Index i = first; i < last_batch; ++i)
+      before_last_batch += record_size(all[i - 1]);
+    CHECK(before_last_batch < limit);
+    if (k + 1 < paths.size()) CHECK(size >= limit);
+    uint64_t expect_size = before_last_batch;
+    for (Index i = last_batch; i <= last; ++i)
+      expect_size += record_size(all[i - 1]);
+    CHECK(size == expect_size);
   }
   CHECK(names.front() == "log-00000000000000000001.seg");
   CHECK(log->read(1, log->last_index()) == all);
