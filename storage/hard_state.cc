@@ -103,6 +103,11 @@ PersistentState decode_persistent_state(std::string_view bytes, const std::strin
   return st;
 }
 
+bool hard_state_save_required(const PersistentState& prev, const PersistentState& next) {
+  return prev.hard.term != next.hard.term || prev.hard.vote != next.hard.vote ||
+         prev.conf != next.conf;
+}
+
 HardStateFile::HardStateFile(std::string dir, HardStateOptions options)
     : dir_(std::move(dir)), path_(dir_ + "/" + kFileName), options_(std::move(options)) {}
 

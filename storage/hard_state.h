@@ -55,6 +55,15 @@ std::string encode_persistent_state(const PersistentState& state);
 // or count that does not fit, checksum mismatch, trailing bytes).
 PersistentState decode_persistent_state(std::string_view bytes, const std::string& path);
 
+// True if going from `prev` to `next` changes what Raft's safety rests on —
+// the term, the vote or the membership — so `next` must be saved before the
+// node sends any message or reply that depends on it. A change of the commit
+// index alone returns false: commit can be relearned from the leader after a
+// restart, so the caller may save it lazily (e.g. together with the next
+// required save, or on a timer) and spare the two fsyncs save() costs per
+// call. Each group-commit batch would otherwise pay for them.
+bool hard_state_save_required(const PersistentState& prev, const PersistentState& next);
+
 // The hard-state file of one node directory.
 class HardStateFile {
  public:

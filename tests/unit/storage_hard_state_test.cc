@@ -4,6 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include <xxhash.h>
@@ -196,4 +199,42 @@ TEST_CASE("a failed directory fsync after the rename is reported") {
   HardStateFile file(dir.path(), opts);
   CHECK_THROWS_WITH_AS(file.save(sample_state()), doctest::Contains("fsync directory"), IoError);
   CHECK(file.failed());
+}
+
+TEST_CASE("only term, vote or membership changes require a save before replying") {
+  using kvraft::storage::hard_state_save_required;
+  PersistentState a = sample_state();
+  PersistentState b = a;
+  CHECK_FALSE(hard_state_save_required(a, b));
+  b.hard.commit += 10;
+  CHECK_FALSE(hard_state_save_required(a, b));
+  b = a;
+  b.hard.term += 1;
+  CHECK(hard_state_save_required(a, b));
+  b = a;
+  b.hard.vote = 2;
+  CHECK(hard_state_save_required(a, b));
+  b = a;
+  b.conf.learners.push_back(4);
+  CHECK(hard_state_save_required(a, b));
+}
+
+// How many hard-state saves (temp write, fsync, rename, directory fsync) the
+// disk takes per second. Runs when KVRAFT_BENCH is set; prints, asserts nothing.
+TEST_CASE("benchmark: hard state saves per second" *
+          doctest::skip(std::getenv("KVRAFT_BENCH") == nullptr)) {
+  kvraft::test::TempDir dir("kvraft-bench");
+  HardStateFile file(dir.path());
+  PersistentState st = sample_state();
+  const auto start = std::chrono::steady_clock::now();
+  int saves = 0;
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(3)) {
+    ++st.hard.commit;
+    file.save(st);
+    ++saves;
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("hard state bench: %.0f saves/s (%s)\n", saves / secs, dir.path().c_str());
+  CHECK(file.load() == st);
 }
