@@ -2,6 +2,7 @@
 #include "storage/raft_log.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -27,6 +28,9 @@ constexpr size_t kRecordHeadSize = 28;  // through the head check
 constexpr size_t kRecordOverhead = RaftLog::kRecordOverhead;
 constexpr const char* kSegmentPrefix = "log-";
 constexpr const char* kSegmentSuffix = ".seg";
+constexpr const char* kLockFileName = "raftlog.lock";
+// append() keeps its encoding buffer between batches, but not a huge one.
+constexpr size_t kMaxRetainedBuffer = size_t{16} << 20;
 constexpr size_t kIndexDigits = 20;
 // Segments are our own files, so their size is not untrusted input; this only
 // stops a wild file from exhausting memory before it can be reported.
@@ -190,6 +194,17 @@ void RaftLog::recover(LogRecovery* rec) {
   const bool sync = options_.fsync_mode == FsyncMode::kAlways;
   const uint32_t max_len = options_.max_entry_size;
   ensure_dir(options_.dir);
+
+  // Two processes appending to one log would interleave records; the second
+  // one to open is refused. The lock dies with the process (flock).
+  const std::string lock_path = options_.dir + "/" + kLockFileName;
+  lock_ = open_file(lock_path, O_RDWR | O_CREAT, 0644, nullptr);
+  if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    throw IoError(
+        err == EWOULDBLOCK ? "raft log is already open (by another process or object)" : "flock",
+        lock_path, IoError::kNoOffset, err == EWOULDBLOCK ? 0 : err);
+  }
 
   std::vector<std::pair<Index, std::string>> files;
   for (const std::string& name : list_dir(options_.dir)) {
@@ -481,6 +496,7 @@ void RaftLog::append(const std::vector<Entry>& entries) {
     }
     seg.ends.insert(seg.ends.end(), ends.begin(), ends.end());
   }
+  if (encode_buf_.capacity() > kMaxRetainedBuffer) std::string().swap(encode_buf_);
   unsynced_ = true;
   last_index_ = entries.back().index;
   last_term_ = entries.back().term;

@@ -11,7 +11,9 @@
 //
 // Files. The log lives in `dir` as segment files named
 // `log-<first index, 20 decimal digits>.seg`; they hold consecutive indices,
-// and the name order is the log order. Other files in `dir` are ignored.
+// and the name order is the log order. `raftlog.lock` is held with flock()
+// while a RaftLog is open, so a second opener (say, a server started twice
+// on one directory) is refused. Other files in `dir` are ignored.
 // Every segment on disk holds at least one record (empty ones are removed).
 //
 // Segment header (32 bytes), then records back to back:
@@ -215,6 +217,7 @@ class RaftLog {
   // segments_[k].last_index() + 1.
   std::vector<Segment> segments_;
   // Open for writing on segments_.back(); invalid iff segments_ is empty.
+  Fd lock_;  // holds an exclusive flock on `dir`/raftlog.lock while open
   Fd active_;
   raft::Index last_index_ = 0;  // == segments_.back().last_index(), 0 if empty
   raft::Term last_term_ = 0;    // term of last_index_, 0 if empty

@@ -86,10 +86,12 @@ void write_raw(const std::string& path, const std::string& bytes) {
   ::close(fd);
 }
 
+// Names of the segment files in `dir`, sorted.
 std::vector<std::string> segment_files(const std::string& dir) {
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir))
-    names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".seg") names.push_back(e.path().filename().string());
+  }
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -128,6 +130,20 @@ TEST_CASE("an empty directory opens as an empty log") {
   CHECK(rec.warnings.empty());
   CHECK_FALSE(rec.torn_tail.has_value());
   CHECK(segment_files(dir.path()).empty());
+}
+
+TEST_CASE("a second open of the same log is refused while the first is open") {
+  kvraft::test::TempDir dir;
+  LogRecovery rec;
+  auto first = open_log(options_for(dir), &rec);
+  first->append(make_entries(1, 1, 1));
+  first->sync();
+  LogRecovery rec2;
+  CHECK_THROWS_WITH_AS(open_log(options_for(dir), &rec2), doctest::Contains("already open"),
+                       IoError);
+  first.reset();
+  auto again = open_log(options_for(dir), &rec2);
+  CHECK(rec2.last_index == 1);
 }
 
 TEST_CASE("appended batches read back identically after reopen") {
