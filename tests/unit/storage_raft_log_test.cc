@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <random>
 
 #include "storage/raft_log.h"
 #include "tests/support/test_support.h"
@@ -441,6 +442,75 @@ TEST_CASE("drop_prefix deletes only segments whose every entry is covered") {
   CHECK(r3.first_index == 101);
   CHECK(r3.entries == make_entries(101, 4, 8));
   CHECK(segment_files(dir.path()) == std::vector<std::string>{"log-00000000000000000101.seg"});
+}
+
+TEST_CASE("random appends, truncations, prefix drops and reopens match an in-memory model") {
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    CAPTURE(seed);
+    kvraft::test::TempDir dir;
+    std::mt19937_64 rng(seed);
+    auto pick = [&](uint64_t lo, uint64_t hi) {  // inclusive
+      return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);
+    };
+    RaftLogOptions o = options_for(dir, pick(64, 600));
+    o.fsync_mode = FsyncMode::kNever;  // hundreds of operations; durability is tested above
+    std::vector<Entry> model;          // exactly what the log should hold
+    Term term = 1;
+    LogRecovery rec;
+    auto log = open_log(o, &rec);
+    for (int step = 0; step < 400; ++step) {
+      CAPTURE(step);
+      const uint64_t op = pick(0, 99);
+      if (op < 55) {
+        Index next = model.empty() ? pick(1, 1000) : model.back().index + 1;
+        if (pick(0, 9) == 0) ++term;
+        std::vector<Entry> batch;
+        for (uint64_t i = 0, n = pick(1, 20); i < n; ++i) {
+          std::string data(pick(0, 120), '\0');
+          for (char& c : data)
+            c = static_cast<char>(pick(0, 255));
+          batch.push_back(Entry{next + i, term, EntryType::kNormal, data});
+        }
+        log->append(batch);
+        log->sync();
+        model.insert(model.end(), batch.begin(), batch.end());
+      } else if (op < 70 && !model.empty()) {
+        Index from = pick(model.front().index, model.back().index + 2);
+        log->truncate_suffix(from);
+        while (!model.empty() && model.back().index >= from)
+          model.pop_back();
+      } else if (op < 80 && !model.empty()) {
+        Index up_to = pick(model.front().index, model.back().index + 3);
+        log->drop_prefix(up_to);
+        if (log->empty()) {
+          CHECK(up_to >= model.back().index);
+          model.clear();
+        } else {
+          // Whole segments only: what stays starts at or before up_to + 1.
+          CHECK(log->first_index() <= up_to + 1);
+          CHECK(log->first_index() >= model.front().index);
+          model.erase(model.begin(),
+                      model.begin() + static_cast<long>(log->first_index() - model.front().index));
+        }
+      } else {
+        log.reset();
+        log = open_log(o, &rec);
+        REQUIRE(rec.entries == model);
+        CHECK(rec.warnings.empty());
+      }
+      REQUIRE(log->empty() == model.empty());
+      if (!model.empty()) {
+        REQUIRE(log->first_index() == model.front().index);
+        REQUIRE(log->last_index() == model.back().index);
+        REQUIRE(log->last_term() == model.back().term);
+      }
+      term = std::max(term, model.empty() ? Term{1} : model.back().term);
+    }
+    if (!model.empty()) CHECK(log->read(model.front().index, model.back().index) == model);
+    log.reset();
+    open_log(o, &rec);
+    CHECK(rec.entries == model);
+  }
 }
 
 TEST_CASE("recovery from a cut at every byte of the last records keeps every complete record") {
