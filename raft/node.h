@@ -81,6 +81,10 @@ struct TestMutations {
   bool forget_to_persist_vote = false;
   // Grant votes without the election restriction (log up-to-date check).
   bool skip_log_up_to_date_check = false;
+  // Answer ReadIndex at once from the local commit index, without
+  // confirming leadership with a heartbeat quorum (stale reads from a
+  // deposed leader).
+  bool read_without_quorum_check = false;
 };
 
 struct Config {

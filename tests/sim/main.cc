@@ -6,7 +6,7 @@
 //              [--mutation NAME --expect-violation]
 //
 // --mutation breaks one protocol rule on purpose (commit-prior-term,
-// forget-vote, skip-up-to-date); with --expect-violation the command
+// forget-vote, skip-up-to-date, stale-read); with --expect-violation the command
 // succeeds only if some seed in the range catches the bug.
 #include <chrono>
 #include <cstdio>
@@ -19,10 +19,11 @@
 namespace {
 
 void usage() {
-  std::fprintf(stderr,
-               "usage: kvraft-sim [--nodes N] [--seeds N] [--first-seed N] [--steps N] [--trace]\n"
-               "                  [--mutation commit-prior-term|forget-vote|skip-up-to-date]\n"
-               "                  [--expect-violation]\n");
+  std::fprintf(
+      stderr,
+      "usage: kvraft-sim [--nodes N] [--seeds N] [--first-seed N] [--steps N] [--trace]\n"
+      "                  [--mutation commit-prior-term|forget-vote|skip-up-to-date|stale-read]\n"
+      "                  [--expect-violation]\n");
 }
 
 bool parse_u64(const char* s, uint64_t* out) {
@@ -69,6 +70,8 @@ int main(int argc, char** argv) {
         mutations.forget_to_persist_vote = true;
       } else if (mutation == "skip-up-to-date") {
         mutations.skip_log_up_to_date_check = true;
+      } else if (mutation == "stale-read") {
+        mutations.read_without_quorum_check = true;
       } else {
         std::fprintf(stderr, "kvraft-sim: unknown mutation %s\n", mutation.c_str());
         usage();

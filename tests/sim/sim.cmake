@@ -25,7 +25,7 @@ foreach(n 3 5)
   set_tests_properties(sim/nodes${n} PROPERTIES LABELS "sim" TIMEOUT 1800)
 endforeach()
 
-foreach(mutation commit-prior-term forget-vote skip-up-to-date)
+foreach(mutation commit-prior-term forget-vote skip-up-to-date stale-read)
   # Three nodes: with fewer voters the partial histories these bugs need
   # (Figure 8, double votes) arise in far fewer seeds.
   add_test(NAME sim/mutation-${mutation}
