@@ -114,9 +114,10 @@ struct RdbSnapshotInfo {
 };
 
 // Streams an RDB file to a file descriptor or a string. Memory use is a fixed
-// 64 KiB buffer plus LZF scratch space as large as the largest value written,
-// never proportional to the number of keys: it runs in a fork()ed child,
-// where every heap page touched is a page copied.
+// 64 KiB output buffer, a 64 KiB LZF match table (allocated at the first
+// string over 20 bytes) and LZF output space as large as the largest such
+// value, never proportional to the number of keys: it runs in a fork()ed
+// child, where every heap page touched is a page copied.
 //
 // Call order: begin(), then for each db select_db() followed by that db's
 // write_string() calls, then finish(). Calling out of order is a bug and
