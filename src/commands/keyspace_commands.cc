@@ -44,12 +44,19 @@ bool parse_ll(ExecContext& ctx, std::string_view arg, int64_t* out,
   return false;
 }
 
-// Redis's getIntFromObjectOrReply: an int64 that fits in an int.
-bool parse_int(ExecContext& ctx, std::string_view arg, int* out,
-               std::string_view err = kErrNotInteger) {
+// Redis's getIntFromObjectOrReply: an int64 that fits in an int. With a
+// custom message (SWAPDB) that message covers both failures; otherwise an
+// out-of-range integer has its own text, as in Redis.
+bool parse_int(ExecContext& ctx, std::string_view arg, int* out, std::string_view err = {}) {
   int64_t v;
-  if (!storage::string2ll(arg, &v) || v < INT32_MIN || v > INT32_MAX) {
-    ctx.reply.error(err);
+  if (!storage::string2ll(arg, &v)) {
+    ctx.reply.error(err.empty() ? kErrNotInteger : err);
+    return false;
+  }
+  if (v < INT32_MIN || v > INT32_MAX) {
+    ctx.reply.error(err.empty()
+                        ? "ERR value is out of range, value must between -2147483648 and 2147483647"
+                        : err);
     return false;
   }
   *out = static_cast<int>(v);

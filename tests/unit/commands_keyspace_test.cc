@@ -157,6 +157,8 @@ TEST_CASE("MOVE between databases") {
   CHECK(h.run({"MOVE", "k", "0"}) == err("ERR source and destination objects are the same"));
   CHECK(h.run({"MOVE", "k", "16"}) == err("ERR DB index is out of range"));
   CHECK(h.run({"MOVE", "k", "x"}) == kNotInt);
+  CHECK(h.run({"MOVE", "k", "99999999999"}) ==
+        err("ERR value is out of range, value must between -2147483648 and 2147483647"));
   CHECK(h.run({"MOVE", "nope", "1"}) == integer(0));
   CHECK(h.run({"MOVE", "k", "1"}) == integer(1));
   CHECK(h.run({"EXISTS", "k"}) == integer(0));
@@ -180,6 +182,7 @@ TEST_CASE("SWAPDB FLUSHDB FLUSHALL DBSIZE") {
   CHECK(h.run({"SWAPDB", "1", "y"}) == err("ERR invalid second DB index"));
   CHECK(h.run({"SWAPDB", "0", "16"}) == err("ERR DB index is out of range"));
   CHECK(h.run({"SWAPDB", "-1", "0"}) == err("ERR DB index is out of range"));
+  CHECK(h.run({"SWAPDB", "99999999999", "0"}) == err("ERR invalid first DB index"));
   CHECK(h.run({"FLUSHDB", "x"}) == kSyntax);
   CHECK(h.run({"FLUSHDB", "ASYNC", "SYNC"}) == kSyntax);
   CHECK(h.run({"FLUSHDB", "sync"}) == kOk);
