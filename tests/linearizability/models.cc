@@ -51,6 +51,11 @@ std::optional<RegisterModel::State> RegisterModel::step(const State& s, const In
   return std::nullopt;
 }
 
+bool RegisterModel::read_only(const Input& in, const Output& out) const {
+  if (out.unknown) return in.kind == Kind::kRead;
+  return in.kind == Kind::kRead || (in.kind == Kind::kCas && !out.ok);
+}
+
 std::size_t RegisterModel::hash(const State& s) const {
   return s ? std::hash<int64_t>{}(*s) : 0x51ed270b27c0ffeeULL;
 }
@@ -157,6 +162,22 @@ std::optional<KvModel::State> KvModel::step(const State& s, const Input& in,
     }
   }
   return std::nullopt;
+}
+
+bool KvModel::read_only(const Input& in, const Output& out) const {
+  if (in.kind == Kind::kGet) return true;
+  if (out.unknown) return false;
+  return (in.kind == Kind::kCas && !out.ok) || (in.kind == Kind::kDel && out.number == 0);
+}
+
+bool KvModel::accepts(const State& s, const Input& in, const Output& out) const {
+  if (in.kind != Kind::kGet || out.unknown) return step(s, in, out).has_value();
+  if (missing_reads_as_empty) {
+    const std::string_view have = s ? std::string_view(*s) : std::string_view();
+    const std::string_view want = out.value ? std::string_view(*out.value) : std::string_view();
+    return have == want;
+  }
+  return out.value == s;
 }
 
 std::size_t KvModel::hash(const State& s) const {

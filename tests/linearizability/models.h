@@ -34,17 +34,21 @@ struct RegisterModel {
     Kind kind = Kind::kRead;
     int64_t arg = 0;   // write: the value; cas: the expected value
     int64_t arg2 = 0;  // cas: the new value
+    bool operator==(const Input&) const = default;
   };
   struct Output {
     bool unknown = false;
     std::optional<int64_t> value;  // read: nullopt = nil
     bool ok = false;               // cas: swapped (true) or failed (false)
+    bool operator==(const Output&) const = default;
   };
   // nullopt = nil, the initial value.
   using State = std::optional<int64_t>;
 
   State init() const { return std::nullopt; }
   std::optional<State> step(const State& s, const Input& in, const Output& out) const;
+  // Reads, and compare-and-sets that reported failure.
+  bool read_only(const Input& in, const Output& out) const;
   std::size_t hash(const State& s) const;
   std::string describe_op(const Input& in, const Output& out) const;
   std::string describe_state(const State& s) const;
@@ -59,6 +63,7 @@ struct KvModel {
     std::optional<std::string> arg;  // set/append: the value; cas: expected (nullopt = absent)
     std::string arg2;                // cas: the new value
     int64_t delta = 0;               // incr: the increment (INCRBY)
+    bool operator==(const Input&) const = default;
   };
   struct Output {
     bool unknown = false;
@@ -67,6 +72,7 @@ struct KvModel {
     // del: keys removed (0/1); incr: the new value; append: the new length.
     // nullopt when the history does not record it (porcupine's append).
     std::optional<int64_t> number;
+    bool operator==(const Output&) const = default;
   };
   // nullopt = the key is absent, its initial state.
   using State = std::optional<std::string>;
@@ -78,6 +84,11 @@ struct KvModel {
 
   State init() const { return std::nullopt; }
   std::optional<State> step(const State& s, const Input& in, const Output& out) const;
+  // Gets, compare-and-sets that reported failure, and deletes that removed
+  // nothing (accepted only on an absent key, which they leave absent).
+  bool read_only(const Input& in, const Output& out) const;
+  // step(s, in, out).has_value() without copying the value, for read_only ops.
+  bool accepts(const State& s, const Input& in, const Output& out) const;
   std::size_t hash(const State& s) const;
   std::string describe_op(const Input& in, const Output& out) const;
   std::string describe_state(const State& s) const;
