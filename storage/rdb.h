@@ -97,6 +97,13 @@ std::string encode_membership(const raft::ConfState& conf);
 // node listed twice.
 raft::ConfState decode_membership(std::string_view text);
 
+// Applies one aux field to `*meta` if it is one of kvraft's (raft index,
+// term, membership) and returns true; returns false for any other field.
+// Throws std::invalid_argument (naming the field) if a kvraft field's value
+// is malformed. Meant to be called from RdbVisitor::on_aux, where the reader
+// turns the exception into an RdbError with the offset.
+bool apply_kvraft_aux(std::string_view name, std::string_view value, raft::SnapshotMeta* meta);
+
 // Redis's name for an RDB value type byte, e.g. 14 -> "quicklist-encoded
 // list"; "unknown" for bytes Redis does not define.
 std::string_view rdb_type_name(uint8_t type);
@@ -210,7 +217,8 @@ class RdbVisitor {
   // A string key in db `db`. `expire_at_ms` is an absolute Unix time in ms
   // (possibly in the past: deciding what to do with expired keys is the
   // caller's business) or kNoExpiry. Expiry times stored as negative numbers
-  // are reported as 0 (long expired).
+  // are reported as 0 (long expired). A corrupt file may repeat a key in a
+  // db; Redis refuses such a file, and so should the visitor.
   virtual void on_string(uint64_t db, std::string_view key, std::string_view value,
                          int64_t expire_at_ms) = 0;
 };

@@ -98,6 +98,27 @@ raft::ConfState decode_membership(std::string_view text) {
   return conf;
 }
 
+bool apply_kvraft_aux(std::string_view name, std::string_view value, raft::SnapshotMeta* meta) {
+  auto number = [&]() {
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (value.empty() || ec != std::errc() || end != value.data() + value.size())
+      throw std::invalid_argument("bad " + std::string(name) + " '" + std::string(value) +
+                                  "': not a decimal number");
+    return v;
+  };
+  if (name == kAuxRaftIndex) {
+    meta->index = number();
+  } else if (name == kAuxRaftTerm) {
+    meta->term = number();
+  } else if (name == kAuxMembership) {
+    meta->conf = decode_membership(value);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 std::string_view rdb_type_name(uint8_t type) {
   // Redis's RDB_TYPE_* constants (rdb.h), described as Redis's comments do.
   switch (type) {

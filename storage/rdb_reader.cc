@@ -46,7 +46,8 @@ class Reader {
     int64_t expire_at_ms = kNoExpiry;
     bool pending_key_attrs = false;  // an expiry/IDLE/FREQ awaits its key
     while (true) {
-      field_ = pos_;
+      const uint64_t record = pos_;  // errors from the visitor point here
+      field_ = record;
       key_.clear();
       uint8_t op = read_u8("opcode");
       if (pending_key_attrs &&
@@ -81,12 +82,14 @@ class Reader {
           continue;
         case rdb::kOpSelectDb:
           db = read_length("SELECTDB db number");
+          field_ = record;
           call([&] { visitor_.on_select_db(db); });
           continue;
         case rdb::kOpResizeDb: {
           uint64_t keys = read_length("RESIZEDB db size");
           uint64_t expires = read_length("RESIZEDB expires size");
           uint64_t cap = remaining() / kMinKeyRecord;
+          field_ = record;
           call([&] {
             visitor_.on_resize_db(keys < cap ? keys : cap, expires < cap ? expires : cap);
           });
@@ -95,6 +98,7 @@ class Reader {
         case rdb::kOpAux:
           read_string(aux_name_, "AUX field name");
           read_string(value_, "AUX field value");
+          field_ = record;
           call([&] { visitor_.on_aux(aux_name_, value_); });
           continue;
         case rdb::kOpModuleAux:

@@ -6,6 +6,8 @@
 // redis-server and redis-check-rdb is in storage_rdb_compat_test.cc.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -252,6 +254,68 @@ TEST_CASE("membership aux encoding round-trips and rejects malformed text") {
     CAPTURE(bad);
     CHECK_THROWS_AS(decode_membership(bad), std::invalid_argument);
   }
+}
+
+TEST_CASE("kvraft aux fields read back into the snapshot metadata") {
+  struct MetaVisitor : Collector {
+    kvraft::raft::SnapshotMeta meta;
+    int other = 0;
+    void on_aux(std::string_view n, std::string_view v) override {
+      if (!apply_kvraft_aux(n, v, &meta)) ++other;
+    }
+  } v;
+  read_image(write_image({}), v);
+  CHECK(v.meta == sample_info().meta);
+  CHECK(v.other == 5);  // redis-ver, redis-bits, ctime, used-mem, aof-base
+
+  kvraft::raft::SnapshotMeta meta;
+  CHECK_THROWS_AS(apply_kvraft_aux(kAuxRaftIndex, "12x", &meta), std::invalid_argument);
+  CHECK_THROWS_AS(apply_kvraft_aux(kAuxRaftTerm, "", &meta), std::invalid_argument);
+  CHECK_THROWS_AS(apply_kvraft_aux(kAuxRaftTerm, "-1", &meta), std::invalid_argument);
+  CHECK_THROWS_AS(apply_kvraft_aux(kAuxMembership, "v:1", &meta), std::invalid_argument);
+  // Through the reader, a malformed field is an RdbError at the field's offset.
+  Builder b;
+  b.byte(rdb::kOpAux).str("kvraft-raft-term").str("many");
+  MetaVisitor bad;
+  std::string image = b.eof_crc();
+  RdbMemorySource src(image, "m.rdb");
+  CHECK_THROWS_WITH_AS(read_rdb(src, bad),
+                       "m.rdb: offset 9: rejected by the loader: bad kvraft-raft-term 'many': "
+                       "not a decimal number",
+                       RdbError);
+}
+
+TEST_CASE("a fork()ed child writes the snapshot while the parent keeps its data") {
+  TempDir dir("rdb-test");
+  std::string path = dir.file("snap.rdb");
+  std::map<std::string, std::string> data;
+  for (int i = 0; i < 10000; ++i)
+    data["k" + std::to_string(i)] = std::string(i % 97, 'v');
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int code = 0;
+    try {
+      write_rdb_file_atomically(path, sample_info(), [&](RdbWriter& w) {
+        w.select_db(0, data.size(), 0);
+        for (auto& [k, v] : data)
+          w.write_string(k, v);
+      });
+    } catch (...) {
+      code = 1;
+    }
+    _exit(code);
+  }
+  data["k0"] = "changed after the fork";  // copy-on-write: not in the snapshot
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  Collector c;
+  CHECK(read_rdb_file(path, c).keys == 10000);
+  REQUIRE(c.entries.size() == 10000);
+  CHECK(c.entries[0].key == "k0");
+  CHECK(c.entries[0].value == "");
 }
 
 TEST_CASE("writer output starts with REDIS0010 and carries Redis's and kvraft's aux fields") {
