@@ -259,6 +259,7 @@ class PartitionSearch {
       }
       zobrist_.push_back(mix64(i + 1));
     }
+    known_total_ = known_left_;
     status_ = known_left_ == 0 ? Status::kLinearizable : Status::kRunning;
   }
 
@@ -487,7 +488,10 @@ class PartitionSearch {
       --known_left_;
     }
     lift(e);
-    if (calls_.size() > best_prefix_.size()) {
+    // The most informative prefix places the most known-outcome operations;
+    // unknown-outcome ones that merely could have happened do not count.
+    if (known_total_ - known_left_ > best_known_) {
+      best_known_ = known_total_ - known_left_;
       best_prefix_.clear();
       for (const Frame& f : calls_)
         best_prefix_.push_back(entry_op_[f.entry]);
@@ -629,6 +633,8 @@ class PartitionSearch {
   std::vector<uint32_t> failed_next_, failed_state_;
   std::vector<uint64_t> failed_bits_;
 
+  std::size_t known_total_ = 0;           // known-outcome operations in the partition
+  std::size_t best_known_ = 0;            // of them in best_prefix_
   std::vector<std::size_t> best_prefix_;  // longest partial linearization seen
   uint32_t best_state_ = 0;
 };
@@ -721,8 +727,8 @@ inline std::string format_violation(const Violation& v, std::size_t prefix_lines
   for (const std::string& s : v.stuck)
     out += "\n    " + s;
   if (v.stuck_unknown > 0) {
-    out += "\n    (nor any of " + std::to_string(v.stuck_unknown) +
-           " operations with unknown outcome that were also in flight)";
+    out += "\n    (and " + std::to_string(v.stuck_unknown) +
+           " with unknown outcome, in flight then; none of them helps)";
   }
   return out;
 }
