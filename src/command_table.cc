@@ -11,7 +11,8 @@ namespace kvraft {
 namespace {
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 }  // namespace
@@ -35,6 +36,17 @@ const CommandSpec* CommandTable::find(std::string_view name) const {
     buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
   auto it = by_name_.find(std::string(buf, name.size()));
   return it == by_name_.end() ? nullptr : it->second;
+}
+
+const CommandTable& command_table() {
+  static const CommandTable* table = [] {
+    auto* t = new CommandTable();
+    register_server_commands(*t);
+    register_string_commands(*t);
+    register_keyspace_commands(*t);
+    return t;
+  }();
+  return *table;
 }
 
 std::string wrong_arity_error(std::string_view command_name) {

@@ -74,7 +74,8 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, const std::string& log
   int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) throw std::runtime_error("open " + log_path + ": " + strerror(errno));
   std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
+  for (auto& a : argv)
+    cargv.push_back(a.data());
   cargv.push_back(nullptr);
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork: " + std::string(strerror(errno)));
@@ -139,11 +140,13 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args,
   start(startup_timeout);
 }
 
-ServerProcess::~ServerProcess() { delete child_; }
+ServerProcess::~ServerProcess() {
+  delete child_;
+}
 
 void ServerProcess::start(std::chrono::milliseconds startup_timeout) {
-  std::vector<std::string> argv = {server_binary(), "--port", std::to_string(port_),
-                                   "--dir", dir_.path()};
+  std::vector<std::string> argv = {server_binary(), "--port", std::to_string(port_), "--dir",
+                                   dir_.path()};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   child_ = new ChildProcess(argv, dir_.file("server.log"));
   auto deadline = std::chrono::steady_clock::now() + startup_timeout;

@@ -1,0 +1,51 @@
+// src/client.cc — client connections: reading, parsing, executing in order,
+// and the batched reply flush (see client.h).
+#include "src/client.h"
+
+#include <cstring>
+
+#include "src/log.h"
+#include "src/server.h"
+
+namespace kvraft {
+
+void QueryBuffer::reserve_tail(size_t min_free) {
+  if (capacity_ - end_ >= min_free) return;
+  size_t live = end_ - begin_;
+  if (begin_ > 0 && capacity_ - live >= min_free && live < capacity_ / 2) {
+    // Enough room once the parsed prefix is dropped: slide the live bytes down.
+    std::memmove(data_.get(), data_.get() + begin_, live);
+    begin_ = 0;
+    end_ = live;
+    return;
+  }
+  size_t new_capacity = std::max<size_t>(capacity_ * 2, live + min_free);
+  new_capacity = std::max<size_t>(new_capacity, 16 * 1024);
+  auto fresh = std::make_unique<char[]>(new_capacity);
+  if (live) std::memcpy(fresh.get(), data_.get() + begin_, live);
+  data_ = std::move(fresh);
+  capacity_ = new_capacity;
+  begin_ = 0;
+  end_ = live;
+}
+
+void QueryBuffer::shrink_if_idle() {
+  if (begin_ == end_) {
+    begin_ = end_ = 0;
+    if (capacity_ > 64 * 1024) {
+      data_.reset();
+      capacity_ = 0;
+    }
+  }
+}
+
+Client::Client(Server* server, uint64_t id) : server_(server), id_(id) {
+  handle_.data = this;
+  write_req.data = this;
+  parser.set_limits(
+      resp::ParserLimits{1024 * 1024, server->config().proto_max_bulk_len, 64 * 1024});
+}
+
+Client::~Client() = default;
+
+}  // namespace kvraft

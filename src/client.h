@@ -1,0 +1,89 @@
+// src/client.h — one client connection: its socket, query buffer, parser,
+// reply buffer and the connection state commands see (selected db, name,
+// protocol, authentication).
+//
+// Reads are parsed and executed as they arrive; replies accumulate in the
+// ReplyWriter and are flushed once per event-loop iteration for every
+// client that has output (Server's check handle), so a pipeline of N
+// commands costs one write. Order is preserved because commands of one
+// connection run strictly one after another.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "resp/parser.h"
+#include "resp/reply.h"
+
+namespace kvraft {
+
+class Server;
+
+// A growable byte buffer for incoming requests: bytes in [begin_, end_) are
+// unparsed. Reads append at end_; parsed commands are dropped from the front.
+class QueryBuffer {
+ public:
+  // Space for at least `min_free` more bytes at the end (compacting or growing).
+  void reserve_tail(size_t min_free);
+  char* tail() { return data_.get() + end_; }
+  size_t tail_capacity() const { return capacity_ - end_; }
+  void commit(size_t n) { end_ += n; }
+  std::string_view unparsed() const { return {data_.get() + begin_, end_ - begin_}; }
+  void consume(size_t n) { begin_ += n; }
+  size_t size() const { return end_ - begin_; }
+  size_t capacity() const { return capacity_; }
+  // Returns memory to the allocator when the buffer is idle and large.
+  void shrink_if_idle();
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t capacity_ = 0;
+  size_t begin_ = 0;  // invariant: begin_ <= end_ <= capacity_
+  size_t end_ = 0;
+};
+
+class Client {
+ public:
+  Client(Server* server, uint64_t id);
+  ~Client();
+
+  Server* server() const { return server_; }
+  uint64_t id() const { return id_; }
+  uv_tcp_t* handle() { return &handle_; }
+
+  // Connection state visible to commands.
+  int db = 0;
+  bool authenticated = false;
+  std::string name;
+  std::string lib_name;
+  std::string lib_ver;
+  std::string addr;   // "ip:port" of the peer
+  std::string laddr;  // "ip:port" of our end
+  std::string last_command = "NULL";
+  int64_t created_ms = 0;
+  int64_t last_interaction_ms = 0;
+  // Set by QUIT or a protocol error: flush what is buffered, then close.
+  bool close_after_reply = false;
+
+  resp::ReplyWriter reply;
+  resp::RequestParser parser;
+  QueryBuffer query;
+
+  // Output not yet accepted by the kernel that libuv is writing for us.
+  std::string write_in_flight;
+  bool writing = false;
+  bool closing = false;
+  // True while the client sits on the server's pending-flush list.
+  bool flush_pending = false;
+  uv_write_t write_req;
+
+ private:
+  Server* server_;
+  uint64_t id_;
+  uv_tcp_t handle_;
+};
+
+}  // namespace kvraft

@@ -1,0 +1,78 @@
+// src/config.h — server configuration: the directives kvraft understands, the
+// config-file and command-line syntax (both redis-server's), and the table
+// CONFIG GET / CONFIG SET work from.
+//
+// Every directive is declared once in the table in config.cc with its type,
+// default, bounds and whether CONFIG SET may change it at runtime, so the
+// file parser, the command line, CONFIG GET and CONFIG SET cannot disagree.
+// An unknown directive is an error (as in Redis), never silently ignored.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kvraft {
+
+struct Config {
+  // Networking
+  std::vector<std::string> bind = {"127.0.0.1"};
+  int port = 6379;
+  int tcp_backlog = 511;
+  int tcp_keepalive = 300;  // seconds; 0 disables
+  int timeout = 0;          // close idle clients after N seconds; 0 = never
+  int maxclients = 10000;
+  // Keyspace
+  int databases = 16;
+  // Security
+  std::string requirepass;
+  // Protocol limits
+  int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
+  int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;
+  // Files and logging
+  std::string dir = ".";
+  std::string loglevel = "notice";
+  std::string logfile;  // empty: standard output
+  // Background work frequency (active expiry, rehashing, client timeouts), per second.
+  int hz = 10;
+
+  // Where the configuration came from (for INFO and CONFIG REWRITE-less setups).
+  std::string config_file;
+  std::string executable;
+};
+
+// A failure to parse or apply configuration, with the place it came from.
+struct ConfigError {
+  std::string message;
+};
+
+// Applies one directive ("port", {"7001"}) to `config`. `at_runtime` is true
+// for CONFIG SET (immutable directives are refused). Returns an error text
+// (without "ERR ") or an empty string on success.
+std::string config_set(Config& config, std::string_view name, const std::vector<std::string>& args,
+                       bool at_runtime);
+
+// Appends "name value" pairs for every directive matching the glob `pattern`
+// (CONFIG GET semantics: case-insensitive, several patterns may match one
+// directive, each directive reported once by the caller's de-duplication).
+void config_get(const Config& config, std::string_view pattern,
+                std::vector<std::pair<std::string, std::string>>* out);
+
+// Parses the contents of a config file (redis.conf syntax: one directive per
+// line, arguments split with Redis's quoting rules, '#' comments). On error
+// returns false with "<file>:<line>: <reason>" in *error.
+bool load_config_text(Config& config, std::string_view text, const std::string& source_name,
+                      std::string* error);
+
+// Parses redis-server style arguments: [config-file] [--directive value ...]
+// ("--port 7001 --dir ./data/n1", "--save ''"). Handles --help / --version by
+// setting *exit_now (the text to print is returned in *message).
+bool parse_command_line(Config& config, int argc, char** argv, std::string* message,
+                        bool* exit_now);
+
+// Redis's size syntax: "100", "1k" (1000), "1kb" (1024), "5mb", "1gb". False if invalid.
+bool parse_memory(std::string_view text, int64_t* out);
+
+}  // namespace kvraft
