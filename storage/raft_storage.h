@@ -1,0 +1,329 @@
+// storage/raft_storage.h — the durable raft::Storage of a server node: the
+// Raft log (storage/raft_log.h), the hard-state file (storage/hard_state.h)
+// and the RDB snapshot files of one node directory, behind the interface the
+// Raft core reads (raft/storage.h), plus the write side the server's
+// replication driver calls once per Ready batch.
+//
+// Why a separate class: the core never writes storage; the driver turns each
+// raft::Ready into file operations. Doing those on a disk thread while the
+// event loop keeps serving needs a clear line between what the disk thread
+// writes and what the core reads. That line is the Batch: prepare() on the
+// loop thread, persist() on the disk thread, publish() on the loop thread.
+//
+// THREADING CONTRACT
+//   * Loop thread only: open() (before the disk thread exists), every
+//     raft::Storage read method, prepare(), publish(), install_local_snapshot(),
+//     and the accessors that say "loop thread". They read and write the
+//     in-memory mirror of the log and the published metadata, and nothing
+//     else touches those, so they need no lock.
+//   * Disk thread only: persist(). It touches only the RaftLog, the
+//     HardStateFile, the incoming-snapshot file and snapshot files in the
+//     directory, plus its own bookkeeping of what it has written.
+//   * A Batch is handed from one thread to the other with a happens-before
+//     edge (a queue with a mutex, a uv_async_send); at most one batch is in
+//     persist() at a time, and batches are published in the order they were
+//     persisted. failed()/failure() may be called from either thread.
+//   * Between persist(b) and publish(b) the read methods still show the state
+//     before b: they only ever reflect durable data, which is exactly what the
+//     core requires (raft/node.h: messages that promise durability go out
+//     after publish).
+//
+// FILES in the node directory (besides the log's and the hard state's):
+//   snapshot-<20-digit index>-<20-digit term>.rdb
+//       a complete snapshot: a Redis RDB file whose aux fields carry the raft
+//       index, term and membership (storage/rdb.h). Only ever created by a
+//       rename of a complete, fsynced file, so its presence means it is whole.
+//   snapshot-local.tmp, snapshot-<...>.rdb.tmp.<pid>
+//       a local snapshot being written by the fork()ed child
+//       (snapshot_temp_path(), or write_rdb_file_atomically's temp name).
+//   snapshot-incoming.tmp
+//       an InstallSnapshot transfer being received.
+//   Any "snapshot-*" name containing ".tmp" is a leftover of a crash and is
+//   deleted by open(). A snapshot renamed aside by repair ends in ".corrupt"
+//   and is then ignored.
+//
+// SNAPSHOTS AND THE NO-GAP RULE. The on-disk log is never shortened before
+// the snapshot that covers what is removed is durable:
+//   * local: the child fsyncs the file, renames it into place and fsyncs the
+//     directory before install_local_snapshot() is called; the log prefix is
+//     dropped by a later persist() (Batch::compact_up_to), oldest segment
+//     first, so a crash leaves a suffix that the snapshot still reaches.
+//   * received: persist() fsyncs the incoming file, checks that it reads back
+//     as an RDB file with the announced meta, renames it into place, fsyncs
+//     the directory and only then truncates the whole log, newest segment
+//     first, so a crash leaves a prefix of the old log (see open() for how
+//     such a log is reconciled with the newer snapshot).
+//
+// RETAINED ENTRIES. install_local_snapshot() keeps up to
+// keep_entries_after_snapshot entries at or below the snapshot index in the
+// mirror (and on disk), so first_index() may be <= snapshot_meta().index.
+// This deliberately widens raft::Storage's "first_index() ==
+// snapshot_meta().index + 1": the core decides between AppendEntries and
+// InstallSnapshot by first_index(), so a follower a few entries behind the
+// newest snapshot still gets entries, not the whole keyspace. The core reads
+// those entries through term()/entries() like any other (raft/log.cc does
+// not assume the equality at run time). open() and a received snapshot
+// always start with first_index() == snapshot_meta().index + 1, because the
+// core replays the stored entries' membership changes on top of the
+// snapshot's membership when it is constructed, and must not see changes the
+// snapshot already contains.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raft/node.h"
+#include "raft/storage.h"
+#include "raft/types.h"
+#include "storage/file_util.h"
+#include "storage/hard_state.h"
+#include "storage/raft_log.h"
+
+namespace kvraft::storage {
+
+struct RaftStorageOptions {
+  std::string dir;                      // the node's data directory, created (one level) if missing
+  uint64_t segment_size = 64ull << 20;  // see RaftLogOptions
+  FsyncMode fsync_mode = FsyncMode::kAlways;
+  // Let open() cut or drop damaged state instead of refusing to start: a
+  // corrupt log is truncated at the damage (RaftLogOptions::repair), a
+  // corrupt newest snapshot is renamed aside (".corrupt") and the next older
+  // one used, a log that does not reach the snapshot is dropped, a stored
+  // commit index beyond the log is lowered. Every such step is a warning.
+  // Repair can lose acknowledged entries: for an operator who decided to.
+  bool repair = false;
+  // How many entries at or below a local snapshot's index stay readable (see
+  // RETAINED ENTRIES in the file comment). 1000 covers a follower that is a
+  // moment behind at tens of thousands of writes per second, and costs at
+  // most 1000 entries of memory next to a snapshot threshold that is
+  // normally far larger. 0 compacts exactly to the snapshot.
+  uint64_t keep_entries_after_snapshot = 1000;
+  // ...and at most this many payload bytes of them (large values would
+  // otherwise make the retained window expensive).
+  uint64_t keep_bytes_after_snapshot = 64ull << 20;
+  // Tests only: fails chosen operations (see file_util.h); passed on to the
+  // log and the hard-state file.
+  FaultHook fault_hook;
+};
+
+// What open() found, for the caller to log and act on.
+struct RecoveryInfo {
+  // One line each: torn tail cut, temp files removed, log discarded because
+  // a newer snapshot supersedes it, repairs.
+  std::vector<std::string> warnings;
+  // The snapshot to load into the keyspace ("" if none), and its meta.
+  std::string snapshot_path;
+  raft::SnapshotMeta snapshot_meta;
+  uint64_t snapshot_bytes = 0;
+  raft::HardState hard_state;
+  // The log entries loaded into memory (after the snapshot).
+  uint64_t entries = 0;
+  uint64_t entry_bytes = 0;  // payload bytes
+  raft::Index first_index = 0;
+  raft::Index last_index = 0;
+  // Wall time open() took, in microseconds.
+  uint64_t micros = 0;
+};
+
+class RaftStorage final : public raft::Storage {
+ public:
+  // The name of a complete snapshot file (see FILES above).
+  static std::string snapshot_file_name(raft::Index index, raft::Term term);
+  // Parses a snapshot_file_name(); false for any other name.
+  static bool parse_snapshot_file_name(const std::string& name, raft::Index* index,
+                                       raft::Term* term);
+  static constexpr const char* kLocalTempName = "snapshot-local.tmp";
+  static constexpr const char* kIncomingTempName = "snapshot-incoming.tmp";
+
+  // One Ready's worth of work. The loop thread fills the inputs (prepare()
+  // plus optional fields), the disk thread runs persist() and fills the
+  // outputs, the loop thread publish()es it.
+  struct Batch {
+    // --- inputs -----------------------------------------------------------
+    // Received InstallSnapshot chunks, consecutive (Ready::snapshot_chunks).
+    std::vector<raft::SnapshotChunk> snapshot_chunks;
+    // A fully received snapshot to install (Ready::snapshot).
+    std::optional<raft::SnapshotMeta> snapshot;
+    // Entries to append, truncating the stored suffix from front().index
+    // (Ready::entries).
+    std::vector<raft::Entry> entries;
+    // The core's hard state if it changed (Ready::hard_state).
+    std::optional<raft::HardState> hard_state;
+    // The membership in force, if the driver wants it kept in the hard-state
+    // file (e.g. Node::conf_state() after a membership change).
+    std::optional<raft::ConfState> conf;
+    // Save the hard state even if only the commit index changed (the driver
+    // sets this now and then and at shutdown; see hard_state_save_required).
+    bool save_commit = false;
+    // Set by prepare(): drop log segments wholly at or below this index
+    // (after install_local_snapshot), and delete snapshot files older than
+    // snapshot_floor.
+    raft::Index compact_up_to = 0;
+    raft::Index snapshot_floor = 0;
+
+    // --- outputs (persist) --------------------------------------------------
+    bool persisted = false;
+    // The state written to the hard-state file by this batch, if any.
+    std::optional<PersistentState> saved_state;
+    // Path of the received snapshot installed by this batch ("" if none):
+    // the driver loads it into a fresh keyspace after publish().
+    std::string installed_snapshot_path;
+    // An open descriptor of that file, handed to the read side by publish().
+    std::shared_ptr<Fd> installed_snapshot_fd;
+    uint64_t installed_snapshot_size = 0;
+    // Figures for INFO.
+    uint64_t bytes_written = 0;
+    uint64_t syncs = 0;
+  };
+
+  // Opens the node directory: takes the log's lock, removes leftover temp
+  // files, picks the newest snapshot (see RaftStorageOptions::repair for a
+  // corrupt one: without repair a corrupt newest snapshot is an IoError
+  // naming the file, never a silent fall back), loads the hard state and the
+  // log, and reconciles the log with the snapshot:
+  //   * entries at or below the snapshot index are not loaded (they stay in
+  //     partly covered segments until a later compaction);
+  //   * if the log ends before the snapshot index, or holds the snapshot
+  //     index with another term, no stored entry can continue the snapshot
+  //     (entries up to its index are committed and in it; ours disagree at
+  //     or before it, so by Log Matching none after it was ever committed):
+  //     the whole log is truncated on disk, with a warning. This is the state
+  //     a crash between installing a received snapshot and dropping the log
+  //     leaves.
+  //   * if the log starts after snapshot index + 1 (entries are missing), that
+  //     is damage: an IoError, or with repair the log is dropped.
+  // A stored commit index beyond the resulting last index is an IoError
+  // (repair lowers it). Throws IoError with file/offset/index on corruption
+  // or I/O failure; `info` may be null.
+  static std::unique_ptr<RaftStorage> open(const RaftStorageOptions& options, RecoveryInfo* info);
+
+  ~RaftStorage() override;
+  RaftStorage(const RaftStorage&) = delete;
+  RaftStorage& operator=(const RaftStorage&) = delete;
+
+  // --- raft::Storage (loop thread; published state only) ----------------
+  raft::HardState hard_state() const override { return state_.hard; }
+  raft::SnapshotMeta snapshot_meta() const override { return snap_meta_; }
+  raft::Index first_index() const override { return offset_; }
+  raft::Index last_index() const override { return offset_ + mirror_.size() - 1; }
+  // Term of entry i for first_index() - 1 <= i <= last_index(), and the
+  // snapshot's own term at its index; nullopt otherwise.
+  std::optional<raft::Term> term(raft::Index i) const override;
+  // Throws std::out_of_range outside [first_index(), last_index() + 1].
+  std::vector<raft::Entry> entries(raft::Index lo, raft::Index hi,
+                                   uint64_t max_bytes) const override;
+  // Reads through a descriptor held open on the current snapshot file, so
+  // the file being replaced or unlinked does not disturb it. False when
+  // `meta` is not snapshot_meta() or offset is past the end; an I/O error
+  // reading our own file throws IoError.
+  bool read_snapshot_chunk(const raft::SnapshotMeta& meta, uint64_t offset, uint64_t max_bytes,
+                           std::string* data, uint64_t* total_size) const override;
+
+  // --- write side --------------------------------------------------------
+  // Loop thread: a Batch carrying what `rd` asks to persist, plus the
+  // compaction and snapshot-file cleanup pending from install_local_snapshot.
+  // Checks the entries against the published log (std::invalid_argument on a
+  // caller bug: a gap, non-consecutive entries, a truncation at or below the
+  // snapshot index).
+  Batch prepare(const raft::Ready& rd);
+
+  // Disk thread: does every file operation of `batch`, in this order:
+  // snapshot chunks written into the incoming file (one fdatasync); a
+  // received snapshot verified, renamed into place, the directory fsynced,
+  // the whole log truncated; the hard state saved if
+  // hard_state_save_required() (or save_commit), with its commit index
+  // capped at what is already durable so that a crash before the entries
+  // are synced cannot leave a commit beyond the log; the conflicting suffix
+  // truncated, the entries appended and synced (one fdatasync); compaction;
+  // removal of superseded snapshot files; then, if the commit was capped
+  // and save_commit is set, the hard state once more. Throws IoError on any
+  // I/O failure and marks the storage failed; later calls throw at once.
+  // A received snapshot that does not read back as valid RDB with the
+  // announced meta also fails the storage (the old snapshot and log stay).
+  // std::invalid_argument for chunks that do not continue the incoming file.
+  void persist(Batch& batch);
+
+  // Loop thread: makes a persisted batch visible through the read methods.
+  // Requires batch.persisted (std::logic_error otherwise).
+  void publish(Batch& batch);
+
+  // Loop thread: the local snapshot `meta` is complete at
+  // snapshot_path(meta) (written, fsynced, renamed, directory fsynced). It
+  // becomes snapshot_meta(); mirror entries are dropped up to meta.index
+  // except the retained window; the next prepare() carries the on-disk
+  // compaction and the removal of older snapshot files. Requires
+  // first_index() - 1 <= meta.index <= last_index() and term(meta.index) ==
+  // meta.term when meta.index is newer (std::invalid_argument otherwise).
+  // Returns false, changing nothing but scheduling the file's removal, if
+  // meta.index <= snapshot_meta().index (a received snapshot overtook it).
+  // Throws IoError if the file cannot be opened.
+  bool install_local_snapshot(const raft::SnapshotMeta& meta);
+
+  // Where a local snapshot's child writes before renaming to
+  // snapshot_path(meta). Any thread.
+  std::string snapshot_temp_path() const { return dir_ + "/" + kLocalTempName; }
+  std::string snapshot_path(const raft::SnapshotMeta& meta) const;
+  // Loop thread: the published snapshot's file ("" if none).
+  const std::string& current_snapshot_path() const { return snap_path_; }
+  // Loop thread: the membership last saved in the hard-state file.
+  const raft::ConfState& saved_conf() const { return state_.conf; }
+  const std::string& dir() const { return dir_; }
+
+  // Any thread. Once failed, persist() throws at once.
+  bool failed() const;
+  std::string failure() const;
+
+ private:
+  explicit RaftStorage(const RaftStorageOptions& options);
+  const FaultHook* hook() const { return options_.fault_hook ? &options_.fault_hook : nullptr; }
+  bool sync_enabled() const { return options_.fsync_mode == FsyncMode::kAlways; }
+  void write_chunks(Batch& batch);
+  void install_received(Batch& batch);
+  void save_state(Batch& batch, const PersistentState& next);
+  void remove_snapshots_below(raft::Index floor);
+
+  const RaftStorageOptions options_;
+  const std::string dir_;
+
+  // ---- loop-thread state (published, durable) ----
+  PersistentState state_;
+  raft::SnapshotMeta snap_meta_;
+  std::string snap_path_;  // "" iff snap_meta_.index == 0
+  std::shared_ptr<Fd> snap_fd_;
+  uint64_t snap_size_ = 0;
+  // mirror_[k] is the entry at index offset_ + k. Invariants: consecutive;
+  // offset_ <= snap_meta_.index + 1; when offset_ <= snap_meta_.index the
+  // mirror reaches snap_meta_.index and holds it with snap_meta_.term
+  // (retained entries); every entry is also in the on-disk log.
+  std::deque<raft::Entry> mirror_;
+  raft::Index offset_ = 1;
+  // Term of the entry at offset_ - 1 (the snapshot's term when that is the
+  // snapshot index; 0 for index 0).
+  raft::Term base_term_ = 0;
+  // Work install_local_snapshot() leaves for the next prepare().
+  raft::Index pending_compact_ = 0;
+  raft::Index pending_floor_ = 0;
+
+  // ---- disk-thread state ----
+  std::unique_ptr<RaftLog> log_;
+  HardStateFile hs_file_;
+  PersistentState saved_;   // what the hard-state file holds
+  PersistentState wanted_;  // the newest state the core asked for
+  // The InstallSnapshot transfer being received. Invariant: incoming_fd_
+  // is open iff incoming_meta_ is set; incoming_size_ bytes are written.
+  std::optional<raft::SnapshotMeta> incoming_meta_;
+  Fd incoming_fd_;
+  uint64_t incoming_size_ = 0;
+  raft::Index disk_snap_index_ = 0;  // newest snapshot file installed on disk
+
+  // ---- shared ----
+  mutable std::mutex failure_mu_;
+  std::string failure_;  // guarded by failure_mu_; non-empty once failed
+};
+
+}  // namespace kvraft::storage
