@@ -69,6 +69,7 @@ inline constexpr int64_t kPendingForever = std::numeric_limits<int64_t>::max();
 //             it accepts (a read; a compare-and-set that reported failure).
 //   accepts(s, in, out) — optional: step(s, in, out).has_value() for
 //             read-only operations, without building the state.
+//   state_bytes(s) — optional: heap bytes a state owns, for the memory budget.
 //   describe_op / describe_state — short human-readable text for explanations.
 // Inputs and outputs compare with == (to find interchangeable operations).
 template <class M>
@@ -118,6 +119,8 @@ struct CheckOptions {
   // Give up (Verdict::kUnknown) after this much wall time; the search is
   // exponential in the worst case and input histories are untrusted.
   std::chrono::milliseconds budget{std::chrono::seconds(60)};
+  // Give up (Verdict::kUnknown) when the searches' caches grow past this.
+  std::size_t memory_budget_bytes = std::size_t{2} << 30;
   // How many operations of the prefix an explanation shows (the last ones).
   std::size_t prefix_lines = 8;
 };
@@ -183,6 +186,8 @@ class StateTable {
       if (hashes_[slot - 1] == h && states_[slot - 1] == s) return slot - 1;
     }
     const auto id = static_cast<uint32_t>(states_.size());
+    memory_bytes_ += sizeof(State) + sizeof(uint64_t);
+    if constexpr (requires { model_.state_bytes(s); }) memory_bytes_ += model_.state_bytes(s);
     states_.push_back(std::move(s));
     hashes_.push_back(h);
     if (2 * states_.size() > slots_.size()) {
@@ -213,12 +218,15 @@ class StateTable {
     }
   }
   const State& get(uint32_t id) const { return states_[id]; }
+  // Approximate bytes held.
+  std::size_t memory_bytes() const { return memory_bytes_ + slots_.capacity() * 4; }
 
  private:
   const M& model_;
   std::vector<State> states_;
   std::vector<uint64_t> hashes_;  // mix64(model hash) per state
   std::vector<uint32_t> slots_;   // open addressing: 0 = empty, else id + 1; power of two
+  std::size_t memory_bytes_ = 0;  // states and hashes
 };
 
 // The search over one partition, resumable so partitions can take turns.
@@ -264,6 +272,12 @@ class PartitionSearch {
   }
 
   Status status() const { return status_; }
+  // Approximate bytes held by the caches (grows with the search).
+  std::size_t memory_bytes() const {
+    return states_.memory_bytes() + failed_bits_.capacity() * 8 +
+           (failed_next_.capacity() + failed_state_.capacity()) * 4 + failed_keys_.capacity() * 12 +
+           calls_.capacity() * sizeof(Frame);
+  }
   std::size_t size() const { return n_; }
 
   // Runs at most `max_steps` search steps; returns the status afterwards.
@@ -699,7 +713,11 @@ CheckResult check_history(const M& model, const std::vector<Operation<M>>& histo
       if (std::chrono::steady_clock::now() > deadline) break;
     }
     if (!any_running) return result;
-    if (std::chrono::steady_clock::now() > deadline) {
+    std::size_t memory = 0;
+    for (const Partition& p : running) {
+      if (!p.done) memory += p.by_call->memory_bytes() + p.by_return->memory_bytes();
+    }
+    if (std::chrono::steady_clock::now() > deadline || memory > options.memory_budget_bytes) {
       result.verdict = Verdict::kUnknown;
       return result;
     }

@@ -534,6 +534,8 @@ History parse_kvraft_history(std::string_view text, const std::string& name) {
     if (!no_reply) {
       std::optional<int64_t> t = parse_int(complete);
       if (!t) fail(name, line_no, "bad completion time '" + std::string(complete) + "'");
+      // The largest value means "never returns" to the checker.
+      if (*t == kPendingForever) fail(name, line_no, "completion time out of range");
       if (*t < op.call) fail(name, line_no, "completes before it is invoked");
       op.ret = *t;
     }

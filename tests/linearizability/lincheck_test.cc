@@ -251,6 +251,10 @@ TEST_CASE("a search that exceeds its budget reports unknown") {
   const auto start = std::chrono::steady_clock::now();
   CHECK(check_kvraft(body, options).verdict == Verdict::kUnknown);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
+  // The same with a memory budget instead: the caches outgrow 1 MiB soon.
+  options.budget = std::chrono::seconds(60);
+  options.memory_budget_bytes = 1 << 20;
+  CHECK(check_kvraft(body, options).verdict == Verdict::kUnknown);
 }
 
 TEST_CASE("the register model follows the Jepsen etcd semantics") {
@@ -312,6 +316,8 @@ TEST_CASE("malformed kvraft histories are rejected with the line") {
             .find("h:3: client c1 overlaps") == 0);
   CHECK(error_of("kvraft-history 1\nc1 99999999999999999999 1 get \"x\" -> nil\n")
             .find("h:2: bad invoke time") == 0);
+  CHECK(error_of("kvraft-history 1\nc1 0 9223372036854775807 get \"x\" -> nil\n")
+            .find("h:2: completion time out of range") == 0);
 }
 
 TEST_CASE("malformed Jepsen and EDN histories are rejected with the line") {

@@ -89,6 +89,7 @@ struct KvModel {
   bool read_only(const Input& in, const Output& out) const;
   // step(s, in, out).has_value() without copying the value, for read_only ops.
   bool accepts(const State& s, const Input& in, const Output& out) const;
+  std::size_t state_bytes(const State& s) const { return s ? s->capacity() : 0; }
   std::size_t hash(const State& s) const;
   std::string describe_op(const Input& in, const Output& out) const;
   std::string describe_state(const State& s) const;
