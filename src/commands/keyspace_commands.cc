@@ -105,7 +105,7 @@ void touch_command(ExecContext& ctx) {
 }
 
 void type_command(ExecContext& ctx) {
-  const Entry* e = ctx.keyspace.peek(ctx.db, ctx.argv[1], ctx.now_ms);
+  const Entry* e = ctx.keyspace.lookup_read(ctx.db, ctx.argv[1], ctx.now_ms);
   ctx.reply.simple_string(e ? storage::type_name(e->type()) : "none");
 }
 

@@ -1,15 +1,19 @@
 // src/commands/string_commands.cc — the string, counter and bitmap commands
 // (Redis's t_string.c and the bitmap half of bitops.c): GET, SET and its
-// variants, MGET/MSET, APPEND, ranges, INCR*, SETBIT/GETBIT/BITCOUNT/BITPOS.
+// variants, MGET/MSET, APPEND, ranges, INCR*, LCS, SETBIT/GETBIT/BITCOUNT/
+// BITPOS.
 //
 // Handlers follow Redis 7.0's argument checks in Redis's order, so the same
 // bad request gets the same error. Write handlers use only the keyspace,
 // argv, ctx.db and ctx.now_ms (see src/command.h) and add what they changed
 // to ctx.dirty.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "src/command.h"
 #include "storage/keyspace.h"
@@ -728,6 +732,131 @@ void bitpos_command(ExecContext& ctx) {
   ctx.reply.integer(pos);
 }
 
+// ------------------------------------------------------------------- LCS
+
+// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN] (Redis 7.0's
+// lcsCommand: the classic O(n*m) table, bounded like Redis by
+// proto-max-bulk-len bytes of transient memory).
+void lcs_command(ExecContext& ctx) {
+  const Entry* ea = ctx.keyspace.lookup_read(ctx.db, ctx.argv[1], ctx.now_ms);
+  const Entry* eb = ctx.keyspace.lookup_read(ctx.db, ctx.argv[2], ctx.now_ms);
+  if ((ea && ea->type() != ValueType::kString) || (eb && eb->type() != ValueType::kString)) {
+    ctx.reply.error("ERR The specified keys must contain string values");
+    return;
+  }
+  char abuf[kLongStrSize], bbuf[kLongStrSize];
+  std::string_view a = ea ? storage::entry_string(ea, abuf) : std::string_view();
+  std::string_view b = eb ? storage::entry_string(eb, bbuf) : std::string_view();
+  bool getlen = false, getidx = false, withmatchlen = false;
+  int64_t minmatchlen = 0;
+  for (size_t j = 3; j < ctx.argv.size(); ++j) {
+    std::string_view opt = ctx.argv[j];
+    bool moreargs = j + 1 < ctx.argv.size();
+    if (iequals(opt, "idx")) {
+      getidx = true;
+    } else if (iequals(opt, "len")) {
+      getlen = true;
+    } else if (iequals(opt, "withmatchlen")) {
+      withmatchlen = true;
+    } else if (iequals(opt, "minmatchlen") && moreargs) {
+      if (!parse_ll(ctx, ctx.argv[j + 1], &minmatchlen)) return;
+      if (minmatchlen < 0) minmatchlen = 0;
+      ++j;
+    } else {
+      ctx.reply.error(kErrSyntax);
+      return;
+    }
+  }
+  if (getidx && getlen) {
+    ctx.reply.error("ERR If you want both the length and indexes, please just use IDX.");
+    return;
+  }
+  if (a.size() >= UINT32_MAX - 1 || b.size() >= UINT32_MAX - 1) {
+    ctx.reply.error("ERR String too long for LCS");
+    return;
+  }
+  const uint64_t alen = a.size(), blen = b.size();
+  const uint64_t cells = (alen + 1) * (blen + 1);
+  if (cells * sizeof(uint32_t) > static_cast<uint64_t>(kMaxStringLen)) {
+    ctx.reply.error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+    return;
+  }
+  std::vector<uint32_t> table;
+  try {
+    table.assign(cells, 0);
+  } catch (const std::bad_alloc&) {
+    ctx.reply.error("ERR Insufficient memory, failed allocating transient memory for LCS");
+    return;
+  }
+  auto at = [&](uint64_t i, uint64_t j) -> uint32_t& { return table[j + i * (blen + 1)]; };
+  for (uint64_t i = 1; i <= alen; ++i)
+    for (uint64_t j = 1; j <= blen; ++j)
+      at(i, j) = a[i - 1] == b[j - 1] ? at(i - 1, j - 1) + 1 : std::max(at(i - 1, j), at(i, j - 1));
+
+  // Walk back from the end, building the string and the matching ranges.
+  uint32_t idx = at(alen, blen);
+  std::string result(getidx || !getlen ? idx : 0, '\0');
+  struct Match {
+    uint64_t a_start, a_end, b_start, b_end;
+  };
+  std::vector<Match> matches;
+  uint64_t as = alen, ae = 0, bs = 0, be = 0;  // as == alen: no range open
+  uint64_t i = alen, j = blen;
+  bool compute = getidx || !getlen;
+  while (compute && i > 0 && j > 0) {
+    bool emit = false;
+    if (a[i - 1] == b[j - 1]) {
+      result[idx - 1] = a[i - 1];
+      if (as == alen) {
+        as = ae = i - 1;
+        bs = be = j - 1;
+      } else if (as == i && bs == j) {
+        as--;
+        bs--;
+      } else {
+        emit = true;
+      }
+      if (as == 0 || bs == 0) emit = true;
+      idx--;
+      i--;
+      j--;
+    } else {
+      if (at(i - 1, j) > at(i, j - 1))
+        i--;
+      else
+        j--;
+      if (as != alen) emit = true;
+    }
+    if (emit) {
+      uint64_t match_len = ae - as + 1;
+      if (minmatchlen == 0 || match_len >= static_cast<uint64_t>(minmatchlen))
+        matches.push_back({as, ae, bs, be});
+      as = alen;
+    }
+  }
+  if (getidx) {
+    ctx.reply.map_header(2);
+    ctx.reply.bulk("matches");
+    ctx.reply.array_header(static_cast<int64_t>(matches.size()));
+    for (const Match& m : matches) {
+      ctx.reply.array_header(withmatchlen ? 3 : 2);
+      ctx.reply.array_header(2);
+      ctx.reply.integer(static_cast<int64_t>(m.a_start));
+      ctx.reply.integer(static_cast<int64_t>(m.a_end));
+      ctx.reply.array_header(2);
+      ctx.reply.integer(static_cast<int64_t>(m.b_start));
+      ctx.reply.integer(static_cast<int64_t>(m.b_end));
+      if (withmatchlen) ctx.reply.integer(static_cast<int64_t>(m.a_end - m.a_start + 1));
+    }
+    ctx.reply.bulk("len");
+    ctx.reply.integer(at(alen, blen));
+  } else if (getlen) {
+    ctx.reply.integer(at(alen, blen));
+  } else {
+    ctx.reply.bulk(result);
+  }
+}
+
 }  // namespace
 
 void register_string_commands(CommandTable& t) {
@@ -794,6 +923,8 @@ void register_string_commands(CommandTable& t) {
       "Decrement the integer value of a key by the given number", "key decrement");
   add("incrbyfloat", 3, W | M | F, 1, 1, 1, incrbyfloat_command, "string", "2.6.0",
       "Increment the float value of a key by the given amount", "key increment");
+  add("lcs", -3, R, 1, 2, 1, lcs_command, "string", "7.0.0", "Find longest common substring",
+      "key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]");
   add("setbit", 4, W | M, 1, 1, 1, setbit_command, "bitmap", "2.2.0",
       "Sets or clears the bit at offset in the string value stored at key", "key offset value");
   add("getbit", 3, R | F, 1, 1, 1, getbit_command, "bitmap", "2.2.0",

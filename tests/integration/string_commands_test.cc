@@ -1,7 +1,8 @@
 // tests/integration/string_commands_test.cc — string and keyspace commands
 // against a real kvraft-server over TCP with hiredis: replies as clients see
-// them, expiry in real time (lazy and active), a 10,000-command pipeline, and
-// a larger keyspace that goes through incremental rehashes while scanned.
+// them, expiry in real time (lazy and active), a 10,000-command pipeline, a
+// larger keyspace that goes through incremental rehashes while scanned, and a
+// seeded random differential run against a stock redis-server.
 #include <doctest/doctest.h>
 #include <hiredis/hiredis.h>
 
@@ -400,6 +401,10 @@ TEST_CASE("random string and keyspace commands answer exactly as redis-server 7"
         return std::vector<std::string>{"MOVE", k(), pick({"0", "1"})};
       },
       [&] { return std::vector<std::string>{"DBSIZE"}; },
+      [&] {
+        return std::vector<std::string>{"LCS", k(), k(), pick({"IDX", "LEN", "WITHMATCHLEN"}),
+                                        pick({"IDX", "WITHMATCHLEN"})};
+      },
   };
   int mismatches = 0;
   for (int i = 0; i < 5000; ++i) {

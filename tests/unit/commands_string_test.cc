@@ -383,6 +383,31 @@ TEST_CASE("BITPOS finds set and clear bits within ranges") {
   CHECK(h.run({"BITPOS", "l", "1"}) == kWrongType);
 }
 
+TEST_CASE("LCS string, LEN, IDX with MINMATCHLEN and WITHMATCHLEN") {
+  Harness h;
+  h.run({"MSET", "key1", "ohmytext", "key2", "mynewtext"});
+  CHECK(h.run({"LCS", "key1", "key2"}) == bulk("mytext"));
+  CHECK(h.run({"LCS", "key1", "key2", "LEN"}) == integer(6));
+  CHECK(h.run({"LCS", "key1", "key2", "IDX"}) ==
+        "*4\r\n" + bulk("matches") + "*2\r\n" + "*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n" +
+            "*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n" + bulk("len") + integer(6));
+  CHECK(h.run({"LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"}) ==
+        "*4\r\n" + bulk("matches") + "*1\r\n" + "*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n" +
+            bulk("len") + integer(6));
+  CHECK(h.run({"LCS", "key1", "nope"}) == bulk(""));
+  CHECK(h.run({"LCS", "key1", "key2", "LEN", "IDX"}) ==
+        err("ERR If you want both the length and indexes, please just use IDX."));
+  CHECK(h.run({"LCS", "key1", "key2", "MINMATCHLEN"}) == kSyntax);
+  CHECK(h.run({"LCS", "key1", "key2", "MINMATCHLEN", "x"}) == kNotInt);
+  add_list(h, "l");
+  CHECK(h.run({"LCS", "l", "key1"}) == err("ERR The specified keys must contain string values"));
+  // The transient table is bounded like Redis's (proto-max-bulk-len).
+  h.run({"SET", "big1", std::string(20000, 'a')});
+  h.run({"SET", "big2", std::string(20000, 'b')});
+  CHECK(h.run({"LCS", "big1", "big2", "LEN"}) ==
+        err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+}
+
 TEST_CASE("every string command has complete documentation fields") {
   for (const auto& spec : kvraft::command_table().all()) {
     if (spec->group != "string" && spec->group != "bitmap") continue;
