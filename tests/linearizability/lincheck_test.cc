@@ -6,9 +6,11 @@
 // expected_verdicts.tsv.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -255,6 +257,154 @@ TEST_CASE("a search that exceeds its budget reports unknown") {
   options.budget = std::chrono::seconds(60);
   options.memory_budget_bytes = 1 << 20;
   CHECK(check_kvraft(body, options).verdict == Verdict::kUnknown);
+}
+
+namespace {
+
+// The definition, by brute force: some order of the operations that
+// respects real time (nothing goes before an operation that returned before
+// it was called) and the model, in which every known-outcome operation
+// appears (unknown-outcome ones may be left out).
+bool brute_force_linearizable(const KvModel& model, const std::vector<Operation<KvModel>>& ops,
+                              std::vector<bool>& placed, const KvModel::State& state) {
+  bool all_known_placed = true;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (!placed[i] && ops[i].ret != kPendingForever) all_known_placed = false;
+  }
+  if (all_known_placed) return true;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (placed[i]) continue;
+    bool minimal = true;  // no unplaced operation returned before i was called
+    for (std::size_t j = 0; j < ops.size() && minimal; ++j) {
+      if (!placed[j] && j != i && ops[j].ret < ops[i].call) minimal = false;
+    }
+    if (!minimal) continue;
+    std::optional<KvModel::State> next = model.step(state, ops[i].input, ops[i].output);
+    if (!next) continue;
+    placed[i] = true;
+    const bool ok = brute_force_linearizable(model, ops, placed, *next);
+    placed[i] = false;
+    if (ok) return true;
+  }
+  return false;
+}
+
+// A random history of a few operations on keys "a" and "b" whose outputs
+// come from running them in a random order consistent with their intervals,
+// then with some outcomes made unknown (applied or not) and sometimes one
+// output corrupted, so both verdicts occur.
+std::vector<Operation<KvModel>> random_history(uint64_t& seed, std::size_t n) {
+  auto next = [&seed](uint64_t bound) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (seed >> 33) % bound;
+  };
+  using Kind = KvModel::Kind;
+  std::vector<Operation<KvModel>> ops(n);
+  std::vector<std::pair<int64_t, std::size_t>> points;  // linearization point, op
+  for (std::size_t i = 0; i < n; ++i) {
+    Operation<KvModel>& op = ops[i];
+    op.client = std::to_string(i);
+    op.call = static_cast<int64_t>(next(20));
+    op.ret = op.call + static_cast<int64_t>(next(8));
+    op.input.key = next(4) == 0 ? "b" : "a";
+    op.input.kind = static_cast<Kind>(next(6));
+    const std::string values[] = {"1", "2", "x"};
+    op.input.arg = values[next(3)];
+    if (op.input.kind == Kind::kCas && next(3) == 0) op.input.arg.reset();
+    op.input.arg2 = values[next(3)];
+    op.input.delta = static_cast<int64_t>(next(3));
+    points.emplace_back(op.call * 2 + static_cast<int64_t>(next(2 * (op.ret - op.call) + 1)), i);
+  }
+  std::sort(points.begin(), points.end());
+  KvModel model;
+  std::map<std::string, KvModel::State> store;
+  for (auto [point, i] : points) {
+    Operation<KvModel>& op = ops[i];
+    const bool unknown = next(5) == 0;
+    if (unknown && next(2) == 0) {
+      op.output.unknown = true;  // never took effect
+    } else {
+      KvModel::State& s = store[op.input.key];
+      // Find the output the model would give: try the candidates.
+      KvModel::Output out;
+      switch (op.input.kind) {
+        case Kind::kGet:
+          out.value = s;
+          break;
+        case Kind::kSet:
+          out.ok = true;
+          break;
+        case Kind::kDel:
+          out.number = s ? 1 : 0;
+          break;
+        case Kind::kAppend:
+          out.number = static_cast<int64_t>(s.value_or("").size() + op.input.arg->size());
+          break;
+        case Kind::kIncr: {
+          // Values are non-negative here; Redis rejects leading zeros ("01").
+          const bool integer = !s || *s == "0" ||
+                               (!s->empty() && (*s)[0] != '0' &&
+                                s->find_first_not_of("0123456789") == std::string::npos);
+          if (integer) {
+            out.number = (s ? std::stoll(*s) : 0) + op.input.delta;
+          } else {
+            out.unknown = true;  // INCR of a non-integer: an error reply
+          }
+          break;
+        }
+        case Kind::kCas:
+          out.ok = s == op.input.arg;
+          break;
+      }
+      if (unknown) out = KvModel::Output{true, {}, false, {}};
+      std::optional<KvModel::State> after = model.step(s, op.input, out);
+      REQUIRE(after.has_value());
+      s = *after;
+      op.output = out;
+    }
+    if (op.output.unknown) op.ret = kPendingForever;
+  }
+  if (next(3) == 0) {  // corrupt one known output
+    Operation<KvModel>& op = ops[next(n)];
+    if (!op.output.unknown) {
+      if (op.input.kind == Kind::kGet) {
+        op.output.value = op.output.value ? std::nullopt : std::optional<std::string>("2");
+      } else if (op.input.kind == Kind::kCas) {
+        op.output.ok = !op.output.ok;
+      } else if (op.output.number) {
+        *op.output.number += 1;
+      }
+    }
+  }
+  return ops;
+}
+
+}  // namespace
+
+TEST_CASE("the checker agrees with a brute-force search on random small histories") {
+  uint64_t seed = 12345;
+  int verdicts[2] = {0, 0};
+  for (int round = 0; round < 2000; ++round) {
+    const std::size_t n = 3 + round % 7;  // up to 9 operations
+    std::vector<Operation<KvModel>> ops = random_history(seed, n);
+    KvModel model;
+    bool expected = true;
+    for (const char* key : {"a", "b"}) {
+      std::vector<Operation<KvModel>> part;
+      for (const auto& op : ops) {
+        if (op.input.key == key) part.push_back(op);
+      }
+      std::vector<bool> placed(part.size(), false);
+      expected = expected && brute_force_linearizable(model, part, placed, model.init());
+    }
+    CheckResult r = check_history(model, ops, [](const KvModel::Input& in) { return in.key; });
+    CAPTURE(round);
+    CHECK(r.verdict == (expected ? Verdict::kLinearizable : Verdict::kNotLinearizable));
+    ++verdicts[expected ? 1 : 0];
+  }
+  // Both verdicts must be well represented for the comparison to mean much.
+  CHECK(verdicts[0] > 300);
+  CHECK(verdicts[1] > 300);
 }
 
 TEST_CASE("the register model follows the Jepsen etcd semantics") {
