@@ -485,7 +485,7 @@ void RaftStorage::persist(Batch& b) {
       if (!log_->empty() && f <= log_->last_index()) log_->truncate_suffix(f);
       log_->append(b.entries);
       log_->sync();
-      ++b.syncs;
+      if (sync_enabled()) ++b.syncs;
       for (const Entry& e : b.entries)
         b.bytes_written += e.data.size() + RaftLog::kRecordOverhead;
     }

@@ -233,23 +233,35 @@ class RaftStorage final : public raft::Storage {
   Batch prepare(const raft::Ready& rd);
 
   // Disk thread: does every file operation of `batch`, in this order:
-  // snapshot chunks written into the incoming file (one fdatasync); a
-  // received snapshot verified, renamed into place, the directory fsynced,
-  // the whole log truncated; the hard state saved if
-  // hard_state_save_required() (or save_commit), with its commit index
-  // capped at what is already durable so that a crash before the entries
-  // are synced cannot leave a commit beyond the log; the conflicting suffix
-  // truncated, the entries appended and synced (one fdatasync); compaction;
-  // removal of superseded snapshot files; then, if the commit was capped
-  // and save_commit is set, the hard state once more. Throws IoError on any
-  // I/O failure and marks the storage failed; later calls throw at once.
-  // A received snapshot that does not read back as valid RDB with the
-  // announced meta also fails the storage (the old snapshot and log stay).
-  // std::invalid_argument for chunks that do not continue the incoming file.
+  //   1. snapshot chunks written into the incoming file (not synced: open()
+  //      deletes a partial incoming file anyway, since the core does not
+  //      resume a transfer across a restart);
+  //   2. a received snapshot: the incoming file fsynced, read back as RDB
+  //      and its aux meta compared with the announced one, renamed into
+  //      place, the directory fsynced, then the whole log truncated;
+  //   3. the hard state saved if hard_state_save_required() says so (or
+  //      save_commit), its commit index capped at what is durable already,
+  //      so that a crash before step 4 cannot leave a commit beyond the log
+  //      (the core refuses to start from that); term and vote thus reach the
+  //      disk before any entry of that term;
+  //   4. the conflicting suffix truncated, the entries appended, one
+  //      fdatasync;
+  //   5. compaction (compact_up_to), removal of snapshot files below
+  //      snapshot_floor;
+  //   6. with save_commit, the hard state again if the cap held it back.
+  // Any exception (IoError for I/O; IoError too for a received snapshot
+  // that is not valid RDB with the announced meta — the old snapshot and log
+  // stay; std::invalid_argument for chunks that do not continue the
+  // incoming file or an install of a snapshot not received) marks the
+  // storage failed: the batch may be half done, so every later persist()
+  // throws at once, and only a reopen (which re-verifies the files) is safe.
+  // On success sets batch.persisted and the output fields.
   void persist(Batch& batch);
 
-  // Loop thread: makes a persisted batch visible through the read methods.
-  // Requires batch.persisted (std::logic_error otherwise).
+  // Loop thread: makes a persisted batch visible through the read methods
+  // (moving the entries out of `batch`). Requires batch.persisted
+  // (std::logic_error otherwise). After a received snapshot the driver loads
+  // batch.installed_snapshot_path into a fresh keyspace.
   void publish(Batch& batch);
 
   // Loop thread: the local snapshot `meta` is complete at
