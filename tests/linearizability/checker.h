@@ -8,7 +8,10 @@
 // the first remaining entry it can try is a return, no operation can come
 // next and it backtracks. A cache of configurations (set of linearized
 // operations, model state) known to lead nowhere stops it from exploring the
-// same configuration twice.
+// same configuration twice. The cache is filled when a configuration is left
+// for good (Porcupine fills it on entry; the same, since a configuration can
+// not recur below itself) so that it holds failures only, which the
+// dominance rule below needs.
 //
 // Four reductions keep it fast on the histories faults produce; each keeps
 // the search complete (a linearization exists iff one is found):
@@ -31,7 +34,10 @@
 // per key for key-value models), checked separately, which is valid because
 // linearizability is a local property (Herlihy & Wing). The partitions are
 // searched in turns, so one that is quick to refute is not stuck behind one
-// that is slow to explore.
+// that is slow to explore, and each partition by two searches that try the
+// candidates in different orders (see PartitionSearch::enter), the first to
+// finish deciding. lincheck_test checks all of this against a brute-force
+// search on random histories.
 //
 // Header-only because everything is a template over the model; the models
 // and the history parsers live in models.h and history.h.
@@ -278,7 +284,6 @@ class PartitionSearch {
            (failed_next_.capacity() + failed_state_.capacity()) * 4 + failed_keys_.capacity() * 12 +
            calls_.capacity() * sizeof(Frame);
   }
-  std::size_t size() const { return n_; }
 
   // Runs at most `max_steps` search steps; returns the status afterwards.
   Status run(uint64_t max_steps) {
