@@ -37,7 +37,17 @@ using raft::SnapshotMeta;
 using raft::Term;
 
 constexpr int kTickUnits = 10;
+
+// Builds the trace line only when tracing: formatting every message costs
+// more than simulating it.
+#define SIM_TRACE(expr)               \
+  do {                                \
+    if (opt_.trace) trace_line(expr); \
+  } while (0)
 constexpr int kSpares = 3;
+// The last kHealSteps steps run without faults; by their end a leader must
+// have committed a fresh entry on every voter (the liveness check).
+constexpr int kHealSteps = 300;
 
 // Thrown by a check; caught by run_simulation and reported.
 struct Violation : std::runtime_error {
@@ -153,11 +163,17 @@ class Simulation {
     crash_in_ready_p_ = rng_.uniform(0.0, 0.002);
     partition_p_ = rng_.uniform(0.0, 0.008);
     lease_reads_ = rng_.chance(0.5);
+    // Leases need CheckQuorum; without leases both options vary, so the
+    // protocol is also exercised without them (a deposed leader then keeps
+    // believing it leads until it hears a higher term).
+    check_quorum_ = lease_reads_ || rng_.chance(0.5);
+    pre_vote_ = rng_.chance(0.8);
+    write_p_ = rng_.chance(0.5) ? 0.3 : 0.7;
     // Leader churn (a crash aimed at the current leader) and one-entry
     // messages make histories like Figure 8 of the Raft paper likely.
     leader_crash_p_ = rng_.chance(0.5) ? rng_.uniform(0.0, 0.03) : 0.0;
     max_msg_bytes_ = rng_.chance(0.4) ? 1 : 120;
-    fresh_leader_crash_p_ = rng_.chance(0.5) ? rng_.uniform(0.1, 0.5) : 0.0;
+    fresh_leader_crash_p_ = rng_.chance(0.6) ? rng_.uniform(0.1, 0.7) : 0.0;
     total_ids_ = opt_.nodes + kSpares;
     nodes_.resize(total_ids_ + 1);
     for (int i = 1; i <= total_ids_; ++i)
@@ -174,12 +190,13 @@ class Simulation {
     committed_term_.assign(voters.size() + 1, 1);  // the bootstrap entries
     committed_term_[0] = 0;
     global_commit_ = voters.size();
-    heal_step_ = std::max(0, opt_.steps - 150);
-    trace("profile leader_crash=" + std::to_string(leader_crash_p_) +
-          " max_msg_bytes=" + std::to_string(max_msg_bytes_) + " drop=" + std::to_string(drop_p_) +
-          " dup=" + std::to_string(dup_p_) + " max_delay=" + std::to_string(max_delay_) +
-          " crash=" + std::to_string(crash_p_) + " partition=" + std::to_string(partition_p_) +
-          " lease=" + std::to_string(lease_reads_));
+    heal_step_ = std::max(0, opt_.steps - kHealSteps);
+    SIM_TRACE("profile leader_crash=" + std::to_string(leader_crash_p_) + " max_msg_bytes=" +
+              std::to_string(max_msg_bytes_) + " drop=" + std::to_string(drop_p_) +
+              " dup=" + std::to_string(dup_p_) + " max_delay=" + std::to_string(max_delay_) +
+              " crash=" + std::to_string(crash_p_) + " partition=" + std::to_string(partition_p_) +
+              " lease=" + std::to_string(lease_reads_) + " check_quorum=" +
+              std::to_string(check_quorum_) + " pre_vote=" + std::to_string(pre_vote_));
   }
 
   ~Simulation() {
@@ -230,12 +247,12 @@ class Simulation {
  private:
   // ---------------------------------------------------------- tracing
 
-  void trace(const std::string& s) {
+  void trace_line(const std::string& s) {
     if (opt_.trace)
       std::printf("[step %d t=%lld] %s\n", step_, static_cast<long long>(now_), s.c_str());
   }
   [[noreturn]] void fail(const std::string& s) {
-    trace("VIOLATION: " + s);
+    if (opt_.trace) trace_line("VIOLATION: " + s);
     throw Violation("step " + std::to_string(step_) + ": " + s);
   }
 
@@ -247,6 +264,8 @@ class Simulation {
     c.election_tick = 10;
     c.heartbeat_tick = 2;
     c.seed = opt_.seed * 131 + id * 7 + restarts_++;
+    c.check_quorum = check_quorum_;
+    c.pre_vote = pre_vote_;
     c.read_only = lease_reads_ ? raft::ReadOnlyOption::kLeaseBased : raft::ReadOnlyOption::kSafe;
     c.max_inflight = 4;
     c.max_msg_bytes = max_msg_bytes_;
@@ -273,13 +292,13 @@ class Simulation {
     // Ticks at a fixed phase per incarnation within each interval.
     schedule_tick(n.id, static_cast<int64_t>(step_) * kTickUnits + kTickUnits +
                             static_cast<int64_t>(rng_.below(kTickUnits)));
-    trace("start node " + std::to_string(n.id) + " term " + std::to_string(n.node->term()) +
-          " commit " + std::to_string(n.mem_commit) + " snap " +
-          std::to_string(n.disk.snapshot_meta().index));
+    SIM_TRACE("start node " + std::to_string(n.id) + " term " + std::to_string(n.node->term()) +
+              " commit " + std::to_string(n.mem_commit) + " snap " +
+              std::to_string(n.disk.snapshot_meta().index));
   }
 
   void crash(SimNode& n, const char* where) {
-    trace("crash node " + std::to_string(n.id) + " (" + where + ")");
+    SIM_TRACE("crash node " + std::to_string(n.id) + " (" + where + ")");
     n.running = false;
     n.node.reset();
     n.reads.clear();
@@ -345,11 +364,11 @@ class Simulation {
             }
       }
       partition_heal_at_ = step_ + 10 + static_cast<int>(rng_.below(150));
-      trace("partition " + desc.str());
+      SIM_TRACE("partition " + desc.str());
     }
     if (!blocked_.empty() && step_ >= partition_heal_at_) {
       blocked_.clear();
-      trace("partition healed");
+      SIM_TRACE("partition healed");
     }
     // Membership changes and leadership transfers through the leader.
     SimNode* l = leader();
@@ -358,8 +377,8 @@ class Simulation {
       const ConfState& conf = l->node->conf_state();
       NodeId target = conf.voters[rng_.below(conf.voters.size())];
       auto st = l->node->transfer_leader(target);
-      trace("transfer_leader " + std::to_string(l->id) + " -> " + std::to_string(target) + ": " +
-            raft::to_string(st));
+      SIM_TRACE("transfer_leader " + std::to_string(l->id) + " -> " + std::to_string(target) +
+                ": " + raft::to_string(st));
       process_ready(*l);
     }
     // Snapshots at random points.
@@ -394,9 +413,9 @@ class Simulation {
       cc = {ConfChangeType::kRemoveNode, members[rng_.below(members.size())]};
     }
     auto res = l.node->propose_conf_change(cc);
-    trace("conf change " + std::to_string(static_cast<int>(cc.type)) + " node " +
-          std::to_string(cc.node) + " at leader " + std::to_string(l.id) + ": " +
-          raft::to_string(res.status));
+    SIM_TRACE("conf change " + std::to_string(static_cast<int>(cc.type)) + " node " +
+              std::to_string(cc.node) + " at leader " + std::to_string(l.id) + ": " +
+              raft::to_string(res.status));
     if (res.status == raft::Status::kOk) {
       used_ids_.insert(cc.node);
       if (cc.type == ConfChangeType::kAddLearner) {
@@ -417,7 +436,7 @@ class Simulation {
     meta.term = *n.disk.term(applied);
     meta.conf = n.node->conf_state_at(applied);
     n.disk.create_snapshot(meta, n.sm.serialize());
-    trace("snapshot node " + std::to_string(n.id) + " at " + std::to_string(applied));
+    SIM_TRACE("snapshot node " + std::to_string(n.id) + " at " + std::to_string(applied));
   }
 
   void heal() {
@@ -425,11 +444,12 @@ class Simulation {
     drop_p_ = 0;
     dup_p_ = 0;
     crash_in_ready_p_ = 0;
+    max_delay_ = std::min(max_delay_, 5);  // delays beyond a tick reorder a lot
     for (int i = 1; i <= total_ids_; ++i) {
       SimNode& n = nodes_[i];
       if (!n.running && n.started_once) start(n);
     }
-    trace("heal: network repaired, every node restarted");
+    SIM_TRACE("heal: network repaired, every node restarted");
   }
 
   // ---------------------------------------------------------- clients
@@ -447,12 +467,14 @@ class Simulation {
   }
 
   void client_actions() {
-    if (rng_.chance(0.3)) {
+    // After the heal only the liveness marker is written, so the bound
+    // measures recovery, not the backlog of a write-heavy profile.
+    if (step_ < heal_step_ && rng_.chance(write_p_)) {
       if (SimNode* l = leader()) {
         std::string data = "w" + std::to_string(++writes_);
         auto res = l->node->propose(data);
-        trace("propose " + data + " at " + std::to_string(l->id) + ": " +
-              raft::to_string(res.status) + " index " + std::to_string(res.index));
+        SIM_TRACE("propose " + data + " at " + std::to_string(l->id) + ": " +
+                  raft::to_string(res.status) + " index " + std::to_string(res.index));
         process_ready(*l);
       }
     }
@@ -465,8 +487,8 @@ class Simulation {
         // and every value some completed read observed.
         r.floor = std::max(max_completed_write_, max_observed_read_);
         auto st = n.node->read_index(r.context);
-        trace("read_index " + r.context + " at " + std::to_string(n.id) + " floor " +
-              std::to_string(r.floor) + ": " + raft::to_string(st));
+        SIM_TRACE("read_index " + r.context + " at " + std::to_string(n.id) + " floor " +
+                  std::to_string(r.floor) + ": " + raft::to_string(st));
         if (st == raft::Status::kOk) n.reads.push_back(r);
         process_ready(n);
       }
@@ -484,10 +506,16 @@ class Simulation {
   }
 
   void deliver(const Message& m) {
-    if (blocked_.count({m.from, m.to})) return;
+    if (blocked_.count({m.from, m.to})) {
+      SIM_TRACE("partitioned " + raft::describe(m));
+      return;
+    }
     SimNode& n = nodes_[m.to];
-    if (!n.running) return;
-    trace("deliver " + raft::describe(m));
+    if (!n.running) {
+      SIM_TRACE("recipient down " + raft::describe(m));
+      return;
+    }
+    SIM_TRACE("deliver " + raft::describe(m));
     n.node->step(m);
     process_ready(n);
   }
@@ -496,7 +524,7 @@ class Simulation {
     if (m.to == 0 || m.to > static_cast<NodeId>(total_ids_))
       fail("message to unknown node: " + raft::describe(m));
     if (rng_.chance(drop_p_)) {
-      trace("drop " + raft::describe(m));
+      SIM_TRACE("drop " + raft::describe(m));
       return;
     }
     int copies = rng_.chance(dup_p_) ? 2 : 1;
@@ -527,8 +555,8 @@ class Simulation {
         n.disk.install_received_snapshot(*rd.snapshot);
         n.sm = StateMachine::parse(n.disk.snapshot_data());
         check_snapshot_state(n, *rd.snapshot);
-        trace("node " + std::to_string(n.id) + " installed snapshot " +
-              std::to_string(rd.snapshot->index));
+        SIM_TRACE("node " + std::to_string(n.id) + " installed snapshot " +
+                  std::to_string(rd.snapshot->index));
       }
       if (!rd.entries.empty()) {
         check_log_matching(n, rd.entries);
@@ -583,8 +611,8 @@ class Simulation {
     for (auto it = n.reads.begin(); it != n.reads.end();) {
       if (it->have_index && n.sm.applied >= it->read_index) {
         Index seen = n.sm.last_write;
-        trace("read " + it->context + " at " + std::to_string(n.id) + " index " +
-              std::to_string(it->read_index) + " sees write " + std::to_string(seen));
+        SIM_TRACE("read " + it->context + " at " + std::to_string(n.id) + " index " +
+                  std::to_string(it->read_index) + " sees write " + std::to_string(seen));
         if (seen < it->floor) {
           fail("linearizability: read " + it->context + " on node " + std::to_string(n.id) +
                " saw write " + std::to_string(seen) + " but write/read " +
@@ -602,8 +630,8 @@ class Simulation {
   // ---------------------------------------------------------- checks
 
   void on_soft_state(SimNode& n, const raft::SoftState& ss) {
-    trace("node " + std::to_string(n.id) + " is " + raft::to_string(ss.role) + " term " +
-          std::to_string(n.node->term()) + " leader " + std::to_string(ss.leader));
+    SIM_TRACE("node " + std::to_string(n.id) + " is " + raft::to_string(ss.role) + " term " +
+              std::to_string(n.node->term()) + " leader " + std::to_string(ss.leader));
     if (ss.role != Role::kLeader) return;
     if (step_ < heal_step_ && rng_.chance(fresh_leader_crash_p_)) {
       crash_at_[n.id] = step_ + 1 + static_cast<int>(rng_.below(4));
@@ -783,7 +811,7 @@ class Simulation {
         marker_ = m;
         marker_term_ = l->node->term();
         marker_index_ = 0;
-        trace("liveness marker proposed at " + std::to_string(l->id));
+        SIM_TRACE("liveness marker proposed at " + std::to_string(l->id));
       }
       process_ready(*l);
       return;
@@ -794,7 +822,7 @@ class Simulation {
       if (!n.running || n.sm.applied < marker_index_) return;
     }
     live_ok_ = true;
-    trace("liveness: marker applied on every voter");
+    SIM_TRACE("liveness: marker applied on every voter");
   }
 
   SimOptions opt_;
@@ -806,7 +834,8 @@ class Simulation {
   double fresh_leader_crash_p_;
   std::map<NodeId, int> crash_at_;
   int max_delay_;
-  bool lease_reads_;
+  bool lease_reads_, check_quorum_, pre_vote_;
+  double write_p_;
   int total_ids_;
   std::vector<SimNode> nodes_;
   std::priority_queue<Event*, std::vector<Event*>, EventLater> queue_;
