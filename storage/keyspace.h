@@ -80,9 +80,9 @@ class Keyspace {
   // Total keys over all databases.
   size_t total_keys() const;
 
-  // A random live key of `db` for RANDOMKEY, or nullopt-like empty result
-  // (returns false) if the db has no live key. Uses an internal PRNG: for
-  // read commands only.
+  // Stores a random live key of `db` in *out for RANDOMKEY and returns true,
+  // or returns false if the db has no live key. Uses an internal PRNG, so
+  // only read commands may call it.
   bool random_key(int db, int64_t now_ms, std::string* out);
 
   // One SCAN step over `db` (see Dict::scan): fn(const Entry*) for each
