@@ -660,6 +660,51 @@ CheckResult check(const History& history, const CheckOptions& options) {
   return result;
 }
 
+std::string to_kvraft_line(const Operation<KvModel>& op) {
+  using Kind = KvModel::Kind;
+  if (op.client.empty() ||
+      std::any_of(op.client.begin(), op.client.end(), [](char c) { return is_space(c); }) ||
+      op.client[0] == '#') {
+    throw std::invalid_argument("client id '" + op.client + "' is empty or has whitespace");
+  }
+  const bool unknown = op.output.unknown || op.ret == kPendingForever;
+  std::string line = op.client + " " + std::to_string(op.call) + " " +
+                     (unknown ? std::string("unknown") : std::to_string(op.ret)) + " " +
+                     std::string(kind_name(op.input.kind)) + " " + history_quote(op.input.key);
+  switch (op.input.kind) {
+    case Kind::kGet:
+    case Kind::kDel:
+      break;
+    case Kind::kSet:
+    case Kind::kAppend:
+      line += " " + history_quote(op.input.arg.value_or(""));
+      break;
+    case Kind::kIncr:
+      line += " " + std::to_string(op.input.delta);
+      break;
+    case Kind::kCas:
+      line += " " + (op.input.arg ? history_quote(*op.input.arg) : std::string("nil")) + " " +
+              history_quote(op.input.arg2);
+      break;
+  }
+  line += " -> ";
+  if (unknown) return line + "unknown";
+  switch (op.input.kind) {
+    case Kind::kGet:
+      return line + (op.output.value ? history_quote(*op.output.value) : std::string("nil"));
+    case Kind::kSet:
+      return line + "ok";
+    case Kind::kCas:
+      return line + (op.output.ok ? "ok" : "fail");
+    case Kind::kDel:
+    case Kind::kIncr:
+    case Kind::kAppend:
+      if (!op.output.number) throw std::invalid_argument("integer result missing");
+      return line + std::to_string(*op.output.number);
+  }
+  return line;
+}
+
 std::string history_quote(std::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {

@@ -60,6 +60,16 @@ History parse_kvraft_history(std::string_view text, const std::string& name);
 // value and change nothing, so they cannot affect the verdict.
 CheckResult check(const History& history, const CheckOptions& options = {});
 
+// The first line of a kvraft history.
+inline constexpr std::string_view kKvraftHistoryHeader = "kvraft-history 1";
+
+// One operation as a line of the kvraft format (no newline), for harnesses
+// that build Operation<KvModel> values: parse_kvraft_history reads it back
+// as the same operation. An unknown outcome is written with completion time
+// and result "unknown". Throws std::invalid_argument for what the format
+// cannot express (a client id with whitespace, an empty client id).
+std::string to_kvraft_line(const Operation<KvModel>& op);
+
 // Escapes `s` as a double-quoted string of the kvraft history format
 // (\" \\ \n \r \t and \xHH for other bytes outside printable ASCII). The
 // fault harness writes keys and values with this; parse_kvraft_history

@@ -503,6 +503,39 @@ TEST_CASE("quoted keys and values round-trip through the kvraft format") {
   CHECK(check(h).verdict == Verdict::kLinearizable);
 }
 
+TEST_CASE("operations written with to_kvraft_line parse back unchanged") {
+  uint64_t seed = 99;
+  for (int round = 0; round < 200; ++round) {
+    std::vector<Operation<KvModel>> ops = random_history(seed, 6);
+    std::string text = std::string(kKvraftHistoryHeader) + "\n";
+    for (auto& op : ops) {
+      op.input.key += std::string("\x00\"\n", 3);  // keys the format must escape
+      if (op.input.kind == KvModel::Kind::kGet || op.input.kind == KvModel::Kind::kDel ||
+          op.input.kind == KvModel::Kind::kIncr) {
+        op.input.arg.reset();  // not part of these operations
+      }
+      if (op.input.kind != KvModel::Kind::kCas) op.input.arg2.clear();
+      if (op.input.kind != KvModel::Kind::kIncr) op.input.delta = 0;
+      if (op.input.kind == KvModel::Kind::kSet) op.output.ok = !op.output.unknown;
+      if (op.output.unknown) op.output = KvModel::Output{true, {}, false, {}};
+      text += to_kvraft_line(op) + "\n";
+    }
+    CAPTURE(text);
+    History h = parse_kvraft_history(text, "roundtrip");
+    REQUIRE(h.kv_ops.size() == ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      CHECK(h.kv_ops[i].client == ops[i].client);
+      CHECK(h.kv_ops[i].call == ops[i].call);
+      CHECK(h.kv_ops[i].ret == ops[i].ret);
+      CHECK(h.kv_ops[i].input == ops[i].input);
+      CHECK(h.kv_ops[i].output == ops[i].output);
+    }
+  }
+  Operation<KvModel> bad;
+  bad.client = "two words";
+  CHECK_THROWS_AS(to_kvraft_line(bad), std::invalid_argument);
+}
+
 TEST_CASE("the example histories next to this file get their documented verdicts") {
   const std::string dir = KVRAFT_SOURCE_DIR "/tests/linearizability/examples/";
   CHECK(check(parse_history(read_text(dir + "readme.history"), "readme")).verdict ==
