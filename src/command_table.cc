@@ -42,8 +42,13 @@ const CommandTable& command_table() {
   static const CommandTable* table = [] {
     auto* t = new CommandTable();
     register_server_commands(*t);
+    register_cluster_commands(*t);
     register_string_commands(*t);
     register_keyspace_commands(*t);
+    register_list_commands(*t);
+    register_hash_commands(*t);
+    register_set_commands(*t);
+    register_zset_commands(*t);
     return t;
   }();
   return *table;
