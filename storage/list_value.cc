@@ -40,6 +40,9 @@ Listpack& ListValue::node_for_push(bool front, size_t value_len) {
   if (!quicklist_) return nodes_.front();
   Listpack& end = front ? nodes_.front() : nodes_.back();
   if (end.bytes() + Listpack::entry_size(value_len) <= kNodeBytes) return end;
+  // The node is full: give back the slack of its doubling growth (up to
+  // half its block), since it will not grow at this end again.
+  end.shrink_to_fit();
   return front ? nodes_.emplace_front() : nodes_.emplace_back();
 }
 
