@@ -1,0 +1,706 @@
+// tests/unit/server_snapshot_test.cc — RDB snapshots of the keyspace
+// (src/snapshot.h): a fork()ed child writing while the parent's loop runs,
+// the synchronous writer, failures of every kind leaving no files behind,
+// loading back (identical keyspace, meta, errors with file and offset), and
+// redis-check-rdb on what the child wrote.
+//
+// The 1M-key measurement is a skipped test case; run it with
+//   server_snapshot_test --test-case='*1M keys*' --no-skip
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "src/snapshot.h"
+#include "storage/file_util.h"
+#include "storage/keyspace.h"
+#include "storage/rdb.h"
+#include "storage/value.h"
+#include "tests/support/test_support.h"
+
+using namespace kvraft;
+using kvraft::test::ChildProcess;
+using kvraft::test::TempDir;
+
+namespace {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+uint64_t file_size(const std::string& path) {
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+// Names in `dir` containing ".tmp" (leftovers of a snapshot writer).
+std::vector<std::string> temp_files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& name : storage::list_dir(dir))
+    if (name.find(".tmp") != std::string::npos) out.push_back(name);
+  return out;
+}
+
+// A libuv loop for one test, with a heartbeat so UV_RUN_ONCE never blocks
+// for long; closes every handle (the snapshot's included) at the end and
+// checks that none is left.
+class TestLoop {
+ public:
+  TestLoop() {
+    REQUIRE(uv_loop_init(&loop_) == 0);
+    uv_timer_init(&loop_, &heartbeat_);
+    uv_timer_start(
+        &heartbeat_, [](uv_timer_t*) {}, 5, 5);
+  }
+  ~TestLoop() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&heartbeat_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop_) == 0);
+  }
+  uv_loop_t* get() { return &loop_; }
+  // Runs the loop until pred() or the timeout; returns pred().
+  template <typename Pred>
+  bool run_until(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred() && std::chrono::steady_clock::now() < deadline)
+      uv_run(&loop_, UV_RUN_ONCE);
+    return pred();
+  }
+  // Lets pending close callbacks run (after abort()).
+  void drain() {
+    for (int i = 0; i < 3; ++i)
+      uv_run(&loop_, UV_RUN_NOWAIT);
+  }
+
+ private:
+  uv_loop_t loop_;
+  uv_timer_t heartbeat_;
+};
+
+// Several dbs, every string encoding, binary keys and values, TTLs.
+void populate(storage::Keyspace& ks, int64_t base_ms) {
+  using storage::kNoExpire;
+  std::mt19937_64 rng(42);
+  auto random_bytes = [&](size_t n) {
+    std::string s(n, '\0');
+    for (auto& c : s)
+      c = static_cast<char>(rng());
+    return s;
+  };
+  // db 0: integers (int encoding, incl. ones beyond 32 bits), text that only
+  // looks numeric, empty value.
+  const char* numbers[] = {"0",     "-1",         "127",         "-128",
+                           "70000", "2147483648", "-2147483649", "9223372036854775807",
+                           "007",   "-0",         "3.14",        "18446744073709551616"};
+  for (size_t i = 0; i < std::size(numbers); ++i)
+    ks.set_string(0, "num:" + std::to_string(i), numbers[i], kNoExpire);
+  ks.set_int(0, "counter", -123456789012LL, base_ms + 60'000);
+  ks.set_string(0, "empty", "", kNoExpire);
+  // db 1: embstr and raw, compressible and not, with and without TTL.
+  for (int i = 0; i < 200; ++i) {
+    std::string key = "k" + std::to_string(i);
+    std::string value;
+    switch (i % 4) {
+      case 0:
+        value = "short value " + std::to_string(i);
+        break;
+      case 1:
+        value = std::string(300 + i, 'a' + i % 26);
+        break;
+      case 2:
+        value = random_bytes(50 + i);
+        break;
+      case 3:
+        value = random_bytes(5000);
+        break;
+    }
+    ks.set_string(1, key, value, i % 3 == 0 ? base_ms + 1000 * (i + 1) : kNoExpire);
+  }
+  // A raw-encoded short string (as APPEND leaves it).
+  storage::Entry* e = ks.set_string(1, "appended", "abc", kNoExpire, storage::StringHint::kRaw);
+  REQUIRE(e != nullptr);
+  // db 5: binary keys with NUL, CR/LF and high bytes.
+  ks.set_string(5, std::string("bin\0key", 7), std::string("\0\r\n\xff\x80", 5), kNoExpire);
+  ks.set_string(5, std::string("\xff\xfe", 2), random_bytes(100), base_ms + 3'600'000);
+  // db 15: the last db.
+  ks.set_string(15, "last", "db", kNoExpire);
+}
+
+// Every key of `a` is in `b` with the same type, value and expiry, and the
+// databases have the same sizes.
+void expect_same_keyspace(const storage::Keyspace& a, const storage::Keyspace& b) {
+  REQUIRE(a.databases() == b.databases());
+  for (int db = 0; db < a.databases(); ++db) {
+    CHECK_MESSAGE(a.size(db) == b.size(db), "db ", db);
+    CHECK_MESSAGE(a.expires(db) == b.expires(db), "db ", db);
+  }
+  size_t compared = 0;
+  a.for_each([&](int db, const storage::Entry* ea) {
+    // Time 0: nothing counts as expired, so peek sees every key.
+    const storage::Entry* eb = b.peek(db, ea->key(), 0);
+    REQUIRE_MESSAGE(eb != nullptr, "db ", db, " key '", std::string(ea->key()), "'");
+    REQUIRE(ea->type() == eb->type());
+    char ba[storage::kLongStrSize], bb[storage::kLongStrSize];
+    CHECK(storage::entry_string(ea, ba) == storage::entry_string(eb, bb));
+    CHECK(ea->expire_at_ms() == eb->expire_at_ms());
+    ++compared;
+  });
+  CHECK(compared == a.total_keys());
+}
+
+storage::RdbSnapshotInfo sample_info() {
+  storage::RdbSnapshotInfo info;
+  info.meta.index = 123456;
+  info.meta.term = 7;
+  info.meta.conf.voters = {1, 2, 3};
+  info.meta.conf.learners = {4};
+  info.ctime = 1'700'000'000;
+  info.used_mem = 4096;
+  return info;
+}
+
+// Absolute path of `name` on PATH, or "" if it is not installed.
+std::string find_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t colon = dirs.find(':', start);
+    std::string dir =
+        dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return "";
+}
+
+// Starts a background snapshot and runs the loop until it reports.
+SnapshotResult run_background(TestLoop& loop, BackgroundSnapshot& bg, const storage::Keyspace& ks,
+                              const storage::RdbSnapshotInfo& info, const std::string& path,
+                              const SnapshotOptions& options = {}) {
+  std::optional<SnapshotResult> result;
+  std::string error;
+  REQUIRE_MESSAGE(
+      bg.start(
+          ks, info, path, [&](const SnapshotResult& r) { result = r; }, &error, options),
+      error);
+  REQUIRE(loop.run_until([&] { return result.has_value(); }));
+  CHECK_FALSE(bg.running());
+  return *result;
+}
+
+}  // namespace
+
+TEST_CASE("background snapshot loads back as an identical keyspace while the loop keeps running") {
+  TempDir dir("kvraft-snapshot");
+  TestLoop loop;
+  storage::Keyspace ks(16);
+  int64_t base = wall_ms();
+  populate(ks, base);
+  storage::RdbSnapshotInfo info = sample_info();
+  std::string path = dir.file("snapshot.rdb");
+
+  // A timer on the parent's loop must keep firing while the child writes.
+  struct Ticks {
+    int count = 0;
+  } ticks;
+  uv_timer_t timer;
+  uv_timer_init(loop.get(), &timer);
+  timer.data = &ticks;
+  uv_timer_start(
+      &timer, [](uv_timer_t* t) { ++static_cast<Ticks*>(t->data)->count; }, 2, 2);
+
+  BackgroundSnapshot bg(loop.get());
+  SnapshotOptions options;
+  options.delay_ms = 150;  // the child is certainly still busy for 150 ms
+  std::optional<SnapshotResult> result;
+  int ticks_when_done = -1;
+  std::string error;
+  REQUIRE(bg.start(
+      ks, info, path,
+      [&](const SnapshotResult& r) {
+        result = r;
+        ticks_when_done = ticks.count;
+      },
+      &error, options));
+  CHECK(bg.running());
+  CHECK(bg.child_pid() > 0);
+  REQUIRE(loop.run_until([&] { return result.has_value(); }));
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+
+  INFO(result->error);
+  CHECK(result->ok);
+  CHECK(result->error.empty());
+  CHECK(result->exit_status == 0);
+  CHECK(result->term_signal == 0);
+  CHECK(result->keys == ks.total_keys());
+  CHECK(result->expired_skipped == 0);
+  CHECK(result->bytes == file_size(path));
+  CHECK(result->fork_us > 0);
+  CHECK(result->write_us >= 150'000);
+  CHECK(result->duration_us >= result->write_us);
+  CHECK(result->path == path);
+  // 150 ms at one tick per 2 ms: well over 20 ticks unless the loop stalled.
+  CHECK(ticks_when_done >= 20);
+  CHECK(temp_files(dir.path()).empty());
+
+  LoadedSnapshot loaded = load_snapshot(path, 16);
+  REQUIRE(loaded.keyspace != nullptr);
+  expect_same_keyspace(ks, *loaded.keyspace);
+  expect_same_keyspace(*loaded.keyspace, ks);
+  CHECK(loaded.has_meta);
+  CHECK(loaded.meta == info.meta);
+  CHECK(loaded.ctime_s == info.ctime);
+  CHECK(loaded.keys == ks.total_keys());
+  CHECK(loaded.rdb_version == storage::kRdbWriteVersion);
+  CHECK(loaded.checksum_verified);
+}
+
+TEST_CASE("write_snapshot_sync writes the same file contents as the background child") {
+  TempDir dir("kvraft-snapshot");
+  TestLoop loop;
+  storage::Keyspace ks(16);
+  populate(ks, wall_ms());
+  storage::RdbSnapshotInfo info = sample_info();
+
+  SnapshotResult sync = write_snapshot_sync(ks, info, dir.file("sync.rdb"));
+  INFO(sync.error);
+  REQUIRE(sync.ok);
+  CHECK(sync.keys == ks.total_keys());
+  CHECK(sync.bytes == file_size(dir.file("sync.rdb")));
+  CHECK(sync.fork_us == 0);
+  CHECK(sync.child_pid == 0);
+
+  BackgroundSnapshot bg(loop.get());
+  SnapshotResult background = run_background(loop, bg, ks, info, dir.file("bg.rdb"));
+  REQUIRE(background.ok);
+  CHECK(kvraft::test::read_file(dir.file("sync.rdb")) ==
+        kvraft::test::read_file(dir.file("bg.rdb")));
+  expect_same_keyspace(ks, *load_snapshot(dir.file("sync.rdb"), 16).keyspace);
+  CHECK(temp_files(dir.path()).empty());
+}
+
+TEST_CASE("keys expired at now_ms are skipped when writing, and when loading unless kept") {
+  TempDir dir("kvraft-snapshot");
+  TestLoop loop;
+  storage::Keyspace ks(4);
+  const int64_t t = 1'000'000'000'000;  // a fixed "now" in 2001
+  ks.set_string(0, "live", "v", storage::kNoExpire);
+  ks.set_string(0, "future", "v", t + 1);
+  ks.set_string(0, "at-now", "v", t);
+  ks.set_string(0, "past", "v", t - 1000);
+  ks.set_string(2, "only-expired", "v", t - 1);  // db 2 ends up empty
+
+  SnapshotOptions options;
+  options.now_ms = t;
+  BackgroundSnapshot bg(loop.get());
+  SnapshotResult r = run_background(loop, bg, ks, {}, dir.file("skip.rdb"), options);
+  REQUIRE(r.ok);
+  CHECK(r.keys == 2);
+  CHECK(r.expired_skipped == 3);
+  LoadedSnapshot loaded = load_snapshot(dir.file("skip.rdb"), 4);
+  CHECK(loaded.keyspace->size(0) == 2);
+  CHECK(loaded.keyspace->size(2) == 0);
+  CHECK(loaded.keyspace->peek(0, "future", 0) != nullptr);
+  CHECK(loaded.has_meta);  // our files always carry the kvraft aux fields
+  CHECK(loaded.meta == raft::SnapshotMeta{});
+
+  // Keep everything on write; then the loader decides.
+  SnapshotResult all = write_snapshot_sync(ks, {}, dir.file("all.rdb"));
+  REQUIRE(all.ok);
+  CHECK(all.keys == 5);
+  LoadedSnapshot kept = load_snapshot(dir.file("all.rdb"), 4);
+  CHECK(kept.keys == 5);
+  CHECK(kept.expired_skipped == 0);
+  expect_same_keyspace(ks, *kept.keyspace);
+  LoadOptions at_t;
+  at_t.now_ms = t;
+  LoadedSnapshot filtered = load_snapshot(dir.file("all.rdb"), 4, at_t);
+  CHECK(filtered.keys == 2);
+  CHECK(filtered.expired_skipped == 3);
+  CHECK(filtered.keyspace->peek(0, "at-now", 0) == nullptr);
+  CHECK(filtered.keyspace->peek(0, "live", 0) != nullptr);
+}
+
+TEST_CASE("a second start while a snapshot runs is refused; the next one after it works") {
+  TempDir dir("kvraft-snapshot");
+  TestLoop loop;
+  storage::Keyspace ks(16);
+  populate(ks, wall_ms());
+  BackgroundSnapshot bg(loop.get());
+  SnapshotOptions slow;
+  slow.delay_ms = 300;
+  int calls = 0;
+  std::optional<SnapshotResult> first;
+  std::string error;
+  REQUIRE(bg.start(
+      ks, {}, dir.file("a.rdb"),
+      [&](const SnapshotResult& r) {
+        first = r;
+        ++calls;
+      },
+      &error, slow));
+  pid_t child = bg.child_pid();
+
+  bool second_called = false;
+  CHECK_FALSE(bg.start(
+      ks, {}, dir.file("b.rdb"), [&](const SnapshotResult&) { second_called = true; }, &error));
+  CHECK(error.find("already in progress") != std::string::npos);
+  CHECK(error.find(std::to_string(child)) != std::string::npos);
+  CHECK(bg.child_pid() == child);
+
+  REQUIRE(loop.run_until([&] { return first.has_value(); }));
+  CHECK(first->ok);
+  CHECK(first->child_pid == child);
+  CHECK(calls == 1);
+  CHECK_FALSE(second_called);
+  CHECK_FALSE(file_exists(dir.file("b.rdb")));
+
+  // `done` may start the next snapshot right away.
+  std::optional<SnapshotResult> third;
+  std::optional<SnapshotResult> chained;
+  REQUIRE(bg.start(
+      ks, {}, dir.file("c.rdb"),
+      [&](const SnapshotResult& r) {
+        third = r;
+        std::string e;
+        CHECK(bg.start(
+            ks, {}, dir.file("d.rdb"), [&](const SnapshotResult& r2) { chained = r2; }, &e));
+      },
+      &error));
+  REQUIRE(loop.run_until([&] { return chained.has_value(); }));
+  CHECK(third->ok);
+  CHECK(chained->ok);
+  CHECK(file_exists(dir.file("d.rdb")));
+}
+
+TEST_CASE("abort kills the child, removes its temp file and never calls done") {
+  TempDir dir("kvraft-snapshot");
+  TestLoop loop;
+  storage::Keyspace ks(16);
+  populate(ks, wall_ms());
+  BackgroundSnapshot bg(loop.get());
+  SnapshotOptions slow;
+  slow.delay_ms = 20'000;
+  bool called = false;
+  std::string error;
+  std::string path = dir.file("snapshot.rdb");
+  REQUIRE(bg.start(
+      ks, {}, path, [&](const SnapshotResult&) { called = true; }, &error, slow));
+  pid_t child = bg.child_pid();
+  std::string temp = path + ".tmp." + std::to_string(child);
+  // The child creates its temp file before sleeping.
+  REQUIRE(loop.run_until([&] { return file_exists(temp); }, std::chrono::seconds(10)));
+
+  CHECK(bg.abort());
+  CHECK_FALSE(bg.running());
+  CHECK(bg.child_pid() == 0);
+  CHECK_FALSE(file_exists(temp));
+  CHECK_FALSE(file_exists(path));
+  // Reaped: the pid no longer names our child.
+  CHECK(::waitpid(child, nullptr, WNOHANG) == -1);
+  CHECK_FALSE(bg.abort());
+  loop.drain();
+  CHECK_FALSE(called);
+  CHECK(temp_files(dir.path()).empty());
+
+  // Destroying a BackgroundSnapshot with a child running aborts it too.
+  {
+    BackgroundSnapshot other(loop.get());
+    REQUIRE(other.start(
+        ks, {}, path, [&](const SnapshotResult&) { called = true; }, &error, slow));
+    child = other.child_pid();
+  }
+  CHECK(::waitpid(child, nullptr, WNOHANG) == -1);
+  loop.drain();
+  CHECK_FALSE(called);
+  CHECK(temp_files(dir.path()).empty());
+}
+
+TEST_CASE("a child that cannot write reports an error and leaves no temp file and no final file") {
+  TempDir dir("kvraft-snapshot");
+  TestLoop loop;
+  storage::Keyspace ks(16);
+  populate(ks, wall_ms());
+  BackgroundSnapshot bg(loop.get());
+
+  SUBCASE("the directory does not exist") {
+    std::string path = dir.file("gone/snapshot.rdb");
+    SnapshotResult r = run_background(loop, bg, ks, {}, path);
+    CHECK_FALSE(r.ok);
+    CHECK(r.exit_status != 0);
+    CHECK(r.error.find(dir.file("gone/snapshot.rdb.tmp.")) != std::string::npos);
+    CHECK(r.error.find('\n') == std::string::npos);
+    CHECK(r.bytes == 0);
+  }
+  SUBCASE("the directory is removed while the child runs") {
+    std::string sub = dir.file("sub");
+    storage::ensure_dir(sub);
+    SnapshotOptions slow;
+    slow.delay_ms = 300;
+    std::optional<SnapshotResult> result;
+    std::string error;
+    REQUIRE(bg.start(
+        ks, {}, sub + "/snapshot.rdb", [&](const SnapshotResult& r) { result = r; }, &error, slow));
+    std::string temp = sub + "/snapshot.rdb.tmp." + std::to_string(bg.child_pid());
+    REQUIRE(loop.run_until([&] { return file_exists(temp); }, std::chrono::seconds(10)));
+    REQUIRE(::unlink(temp.c_str()) == 0);
+    REQUIRE(::rmdir(sub.c_str()) == 0);
+    REQUIRE(loop.run_until([&] { return result.has_value(); }));
+    CHECK_FALSE(result->ok);
+    CHECK(result->exit_status != 0);
+    CHECK_FALSE(result->error.empty());
+    CHECK_FALSE(file_exists(sub));
+  }
+  SUBCASE("an injected write failure") {
+    SnapshotOptions fail;
+    fail.fail_after_keys = 3;
+    SnapshotResult r = run_background(loop, bg, ks, {}, dir.file("snapshot.rdb"), fail);
+    CHECK_FALSE(r.ok);
+    CHECK(r.exit_status == 1);
+    CHECK(r.error.find("injected failure after 3 keys") != std::string::npos);
+    CHECK(r.error.find(dir.file("snapshot.rdb.tmp.")) != std::string::npos);
+    CHECK(r.keys == 3);
+  }
+  SUBCASE("a child that dies mid-write is cleaned up by the parent") {
+    SnapshotOptions crash;
+    crash.crash_after_keys = 5;
+    SnapshotResult r = run_background(loop, bg, ks, {}, dir.file("snapshot.rdb"), crash);
+    CHECK_FALSE(r.ok);
+    CHECK(r.exit_status == 70);
+    CHECK(r.error.find("exited with status 70 without a report") != std::string::npos);
+  }
+  SUBCASE("a child killed by a signal") {
+    SnapshotOptions slow;
+    slow.delay_ms = 20'000;
+    std::optional<SnapshotResult> result;
+    std::string error;
+    std::string path = dir.file("snapshot.rdb");
+    REQUIRE(bg.start(
+        ks, {}, path, [&](const SnapshotResult& r) { result = r; }, &error, slow));
+    std::string temp = path + ".tmp." + std::to_string(bg.child_pid());
+    REQUIRE(loop.run_until([&] { return file_exists(temp); }, std::chrono::seconds(10)));
+    ::kill(bg.child_pid(), SIGTERM);
+    REQUIRE(loop.run_until([&] { return result.has_value(); }));
+    CHECK_FALSE(result->ok);
+    CHECK(result->term_signal == SIGTERM);
+    CHECK(result->exit_status == -1);
+    CHECK(result->error.find("killed by signal") != std::string::npos);
+  }
+  CHECK_FALSE(file_exists(dir.file("snapshot.rdb")));
+  CHECK(temp_files(dir.path()).empty());
+}
+
+TEST_CASE("write_snapshot_sync failures leave the previous file untouched") {
+  TempDir dir("kvraft-snapshot");
+  storage::Keyspace ks(16);
+  populate(ks, wall_ms());
+  std::string path = dir.file("snapshot.rdb");
+  REQUIRE(write_snapshot_sync(ks, sample_info(), path).ok);
+  std::string before = kvraft::test::read_file(path);
+
+  ks.set_string(0, "new", "key", storage::kNoExpire);
+  SnapshotOptions fail;
+  fail.fail_after_keys = 10;
+  SnapshotResult r = write_snapshot_sync(ks, {}, path, fail);
+  CHECK_FALSE(r.ok);
+  CHECK(r.error.find("injected failure") != std::string::npos);
+  CHECK(kvraft::test::read_file(path) == before);
+  CHECK(temp_files(dir.path()).empty());
+
+  SnapshotResult missing = write_snapshot_sync(ks, {}, dir.file("nope/snapshot.rdb"));
+  CHECK_FALSE(missing.ok);
+  CHECK(missing.error.find("nope/snapshot.rdb.tmp.") != std::string::npos);
+}
+
+TEST_CASE("corrupt, truncated or out-of-range files fail to load with the file and offset") {
+  TempDir dir("kvraft-snapshot");
+  storage::Keyspace ks(16);
+  populate(ks, wall_ms());
+  std::string good = dir.file("good.rdb");
+  REQUIRE(write_snapshot_sync(ks, sample_info(), good).ok);
+  std::string bytes = kvraft::test::read_file(good);
+  REQUIRE(bytes.size() > 1000);
+
+  // What the caller is serving stays as it is; load_snapshot never sees it.
+  auto live = std::make_unique<storage::Keyspace>(16);
+  live->set_string(0, "live", "value", storage::kNoExpire);
+
+  auto write = [&](const std::string& name, const std::string& content) {
+    std::string p = dir.file(name);
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  };
+  auto expect_error = [&](const std::string& p, int databases, const std::string& reason_part) {
+    try {
+      load_snapshot(p, databases);
+      FAIL("loaded ", p);
+    } catch (const storage::RdbError& e) {
+      INFO(e.what());
+      CHECK(e.source() == p);
+      CHECK(std::string(e.what()).find(p) != std::string::npos);
+      CHECK(std::string(e.what()).find("offset") != std::string::npos);
+      CHECK(e.offset() <= bytes.size());
+      CHECK(std::string(e.what()).find(reason_part) != std::string::npos);
+      return e.offset();
+    }
+    return uint64_t{0};
+  };
+
+  std::string truncated = write("truncated.rdb", bytes.substr(0, bytes.size() / 2));
+  uint64_t off = expect_error(truncated, 16, "");
+  CHECK(off > 9);
+  CHECK(off <= bytes.size() / 2);
+
+  std::string flipped = bytes;
+  flipped[flipped.size() - 3] ^= 0x5a;  // inside the checksum
+  expect_error(write("flipped.rdb", flipped), 16, "checksum");
+
+  std::string no_eof = write("no-eof.rdb", bytes.substr(0, bytes.size() - 9));
+  expect_error(no_eof, 16, "");
+
+  // db 15 holds a key: a keyspace of 8 databases cannot take it.
+  uint64_t db_off = expect_error(good, 8, "database 15");
+  CHECK(db_off > 0);
+
+  // A key twice in one db (written by hand: our writer never does that).
+  std::string dup;
+  {
+    storage::RdbWriter w(&dup);
+    w.begin({});
+    w.select_db(3, 2, 0);
+    w.write_string("twice", "a");
+    w.write_string("twice", "b");
+    w.finish();
+  }
+  expect_error(write("dup.rdb", dup), 16, "duplicate key in database 3");
+
+  try {
+    load_snapshot(dir.file("absent.rdb"), 16);
+    FAIL("loaded a missing file");
+  } catch (const storage::RdbError& e) {
+    CHECK(std::string(e.what()).find("absent.rdb") != std::string::npos);
+  }
+
+  CHECK(live->total_keys() == 1);
+  CHECK(live->peek(0, "live", 0) != nullptr);
+}
+
+TEST_CASE("redis-check-rdb accepts a file written by the background snapshot") {
+  std::string tool = find_on_path("redis-check-rdb");
+  if (tool.empty()) {
+    MESSAGE("redis-check-rdb not installed (redis-tools); skipping");
+    return;
+  }
+  TempDir dir("kvraft-snapshot");
+  TestLoop loop;
+  storage::Keyspace ks(16);
+  populate(ks, wall_ms());
+  BackgroundSnapshot bg(loop.get());
+  std::string path = dir.file("dump.rdb");
+  SnapshotResult r = run_background(loop, bg, ks, sample_info(), path);
+  REQUIRE(r.ok);
+
+  std::string log = dir.file("check.log");
+  ChildProcess check({tool, path}, log);
+  int status = check.wait(std::chrono::seconds(60));
+  std::string out = kvraft::test::read_file(log);
+  INFO(out);
+  REQUIRE(status >= 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(out.find("RDB looks OK") != std::string::npos);
+  CHECK(out.find("kvraft-raft-index") != std::string::npos);
+  CHECK(out.find(std::to_string(ks.total_keys()) + " keys read") != std::string::npos);
+}
+
+// Measurement for the issue: "fork time and the largest latency seen by a
+// client during a snapshot of 1M keys". Prints; checks only that it worked.
+TEST_CASE("snapshot of 1M keys: fork time, write time, size, load time, loop stall" *
+          doctest::skip(true)) {
+  TempDir dir("kvraft-snapshot-bench");
+  TestLoop loop;
+  storage::Keyspace ks(16);
+  const int kKeys = 1'000'000;
+  int64_t base = wall_ms() + 3'600'000;
+  char key[32];
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kKeys; ++i) {
+    std::snprintf(key, sizeof key, "key:%012d", i);
+    ks.set_string(0, key, "xxx", i % 10 == 0 ? base + i : storage::kNoExpire);
+  }
+  auto fill_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+
+  // A 1 ms timer records the longest gap between its runs: how long a
+  // client's request could have waited for the loop.
+  struct Gaps {
+    std::chrono::steady_clock::time_point last;
+    int64_t max_gap_us = 0;
+    uint64_t ticks = 0;
+  } gaps;
+  uv_timer_t timer;
+  uv_timer_init(loop.get(), &timer);
+  timer.data = &gaps;
+  std::optional<SnapshotResult> result;
+  BackgroundSnapshot bg(loop.get());
+  std::string path = dir.file("snapshot.rdb");
+  std::string error;
+  gaps.last = std::chrono::steady_clock::now();
+  uv_timer_start(
+      &timer,
+      [](uv_timer_t* t) {
+        auto* g = static_cast<Gaps*>(t->data);
+        auto now = std::chrono::steady_clock::now();
+        g->max_gap_us = std::max<int64_t>(
+            g->max_gap_us,
+            std::chrono::duration_cast<std::chrono::microseconds>(now - g->last).count());
+        g->last = now;
+        ++g->ticks;
+      },
+      1, 1);
+  // Let the timer settle, then measure from a tick.
+  loop.run_until([&] { return gaps.ticks >= 5; });
+  gaps.max_gap_us = 0;
+  REQUIRE(bg.start(
+      ks, sample_info(), path, [&](const SnapshotResult& r) { result = r; }, &error));
+  REQUIRE(loop.run_until([&] { return result.has_value(); }, std::chrono::seconds(300)));
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+  REQUIRE_MESSAGE(result->ok, result->error);
+
+  LoadedSnapshot loaded = load_snapshot(path, 16);
+  CHECK(loaded.keys == static_cast<uint64_t>(kKeys));
+
+  MESSAGE("1M keys (key:%012d, 3-byte values, 10% with TTL): keyspace fill "
+          << fill_ms << " ms, "
+          << "memory estimate " << ks.memory_estimate() / (1024 * 1024) << " MiB");
+  MESSAGE("fork " << result->fork_us << " us; child write+fsync+rename " << result->write_us / 1000
+                  << " ms; total until reaped " << result->duration_us / 1000 << " ms; file "
+                  << result->bytes << " bytes");
+  MESSAGE("largest gap of a 1 ms loop timer during the snapshot: " << gaps.max_gap_us << " us ("
+                                                                   << gaps.ticks << " ticks)");
+  MESSAGE("load_snapshot: " << loaded.load_us / 1000 << " ms");
+}
