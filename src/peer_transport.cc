@@ -482,8 +482,9 @@ void PeerTransport::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
   PeerTransport* t = c->transport;
   if (nread < 0) {
     // A peer restarting or leaving closes its connections: not a warning.
-    if (nread == UV_EOF)
-      t->close_conn(c, "closed by the peer", LogLevel::kVerbose);
+    if (nread == UV_EOF || nread == UV_ECONNRESET)
+      t->close_conn(c, nread == UV_EOF ? "closed by the peer" : "connection reset by the peer",
+                    LogLevel::kVerbose);
     else
       t->close_conn(c, std::string("read: ") + uv_strerror(static_cast<int>(nread)),
                     LogLevel::kWarning);
@@ -697,6 +698,7 @@ void PeerTransport::flush_peer(Peer& peer) {
   }
   c->in_flight_messages = messages;
   c->in_flight_bytes = bytes;
+  peer.stats.writes++;
   write_frames(c, std::move(batch));
 }
 

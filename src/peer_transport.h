@@ -100,6 +100,7 @@ struct PeerStats {
   uint64_t dropped = 0;            // messages to this peer that were never written
   uint64_t queue_bytes = 0;        // queued plus being written
   uint64_t reconnects = 0;         // outbound connection attempts after the first
+  uint64_t writes = 0;             // uv_write calls (each carries a batch of frames)
 };
 
 class PeerTransport {

@@ -331,6 +331,91 @@ TEST_CASE("messages of every type arrive intact and in order in both directions"
     CHECK(a.received[i] == heartbeat(2, 1, i));
 }
 
+TEST_CASE("a burst of sends is written with one uv_write") {
+  Loop loop;
+  Node a(loop, 1, test::free_port());
+  Node b(loop, 2, test::free_port());
+  a.transport->set_peers({addr(b)});
+  b.transport->set_peers({addr(a)});
+  a.transport->send(heartbeat(1, 2, 0));
+  REQUIRE(loop.run_until([&] { return a.stats_for(2).messages_sent == 1; }));
+  const uint64_t writes = a.stats_for(2).writes;
+  std::vector<Message> burst = every_type(1, 2);
+  for (uint64_t i = 0; burst.size() < 100; ++i)
+    burst.push_back(heartbeat(1, 2, i));
+  for (const Message& m : burst)
+    a.transport->send(m);
+  REQUIRE(loop.run_until([&] { return b.received.size() == 101; }));
+  CHECK(std::vector<Message>(b.received.begin() + 1, b.received.end()) == burst);
+  CHECK(a.stats_for(2).writes == writes + 1);
+}
+
+// A peer that completes the handshake and then never reads: what a stuck
+// process looks like from the network.
+class StalledPeer {
+ public:
+  explicit StalledPeer(int port) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(listen_fd_ >= 0);
+    int one = 1;
+    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    REQUIRE(bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    REQUIRE(::listen(listen_fd_, 4) == 0);
+    fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
+  }
+  ~StalledPeer() {
+    if (fd_ >= 0) ::close(fd_);
+    ::close(listen_fd_);
+  }
+  // Accepts the connection and answers the handshake as node `id`; true
+  // once done. Never reads anything else.
+  bool accept_and_answer(NodeId id) {
+    if (fd_ < 0) fd_ = accept(listen_fd_, nullptr, nullptr);
+    if (fd_ < 0) return false;
+    std::string hs = handshake(id);
+    return ::send(fd_, hs.data(), hs.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(hs.size());
+  }
+
+ private:
+  int listen_fd_ = -1;
+  int fd_ = -1;
+};
+
+TEST_CASE("a peer that stops reading fills only its own bounded queue") {
+  Loop loop;
+  const size_t bound = 1 << 20;
+  const int stalled_port = test::free_port();
+  StalledPeer stalled(stalled_port);
+  Node a(loop, 1, test::free_port(), [&](TransportOptions& o) { o.max_queue_bytes = bound; });
+  Node c(loop, 3, test::free_port());
+  a.transport->set_peers({{2, "127.0.0.1", stalled_port}, addr(c)});
+  c.transport->set_peers({addr(a)});
+  REQUIRE(loop.run_until([&] { return stalled.accept_and_answer(2); }));
+  REQUIRE(loop.run_until([&] { return a.stats_for(2).connected; }));
+
+  Message big = heartbeat(1, 2, 0);
+  big.context = std::string(64 * 1024, 'z');
+  uint64_t sent_to_c = 0;
+  // 64 MiB offered to the stalled peer, far beyond socket buffers and the
+  // bound; c keeps receiving all along.
+  for (int round = 0; round < 64; ++round) {
+    for (int i = 0; i < 16; ++i)
+      a.transport->send(big);
+    a.transport->send(heartbeat(1, 3, ++sent_to_c));
+    REQUIRE(loop.run_until([&] { return c.received.size() == sent_to_c; }, 5s));
+  }
+  PeerStats s = a.stats_for(2);
+  CHECK(s.connected);
+  CHECK(s.queue_bytes <= bound + frame(big).size());
+  CHECK(s.dropped > 0);
+  CHECK(s.messages_sent + s.dropped + s.queue_bytes / frame(big).size() <= 64 * 16);
+  CHECK(a.stats_for(3).dropped == 0);
+}
+
 TEST_CASE("a peer that starts later is connected to, and one that restarts is reconnected") {
   Loop loop;
   const int port_b = test::free_port();
