@@ -270,6 +270,7 @@ std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options
     s->snap_fd_ = std::move(fd);
   }
 
+  s->check_invariants();
   info.snapshot_path = s->snap_path_;
   info.snapshot_meta = meta;
   info.snapshot_bytes = s->snap_size_;
@@ -282,6 +283,28 @@ std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options
                                           .count());
   if (info_out != nullptr) *info_out = std::move(info);
   return s;
+}
+
+void RaftStorage::check_invariants() const {
+#ifndef NDEBUG
+  auto broken = [&](const char* what) {
+    throw std::logic_error(std::string("RaftStorage invariant broken: ") + what + " (offset " +
+                           std::to_string(offset_) + ", entries " + std::to_string(mirror_.size()) +
+                           ", snapshot " + describe_meta(snap_meta_) + ", path '" + snap_path_ +
+                           "')");
+  };
+  if (offset_ == 0 || offset_ > snap_meta_.index + 1) broken("offset_ beyond snapshot index + 1");
+  if (!mirror_.empty() &&
+      (mirror_.front().index != offset_ || mirror_.back().index != last_index())) {
+    broken("mirror not consecutive from offset_");
+  }
+  if (offset_ <= snap_meta_.index && mirror_[snap_meta_.index - offset_].term != snap_meta_.term)
+    broken("retained entry at the snapshot index has another term");
+  if (snap_path_.empty() != (snap_meta_.index == 0) || snap_path_.empty() != !snap_fd_)
+    broken("snapshot path/descriptor without a snapshot, or the reverse");
+  if (offset_ == snap_meta_.index + 1 && base_term_ != snap_meta_.term)
+    broken("base term differs from the snapshot term");
+#endif
 }
 
 // ------------------------------------------------------------------ reads
@@ -396,6 +419,7 @@ void RaftStorage::publish(Batch& b) {
       mirror_.push_back(std::move(e));
     b.entries.clear();
   }
+  check_invariants();
 }
 
 bool RaftStorage::install_local_snapshot(const SnapshotMeta& meta) {
@@ -437,6 +461,7 @@ bool RaftStorage::install_local_snapshot(const SnapshotMeta& meta) {
   snap_size_ = size;
   pending_compact_ = std::max(pending_compact_, keep_from - 1);
   pending_floor_ = std::max(pending_floor_, meta.index);
+  check_invariants();
   return true;
 }
 

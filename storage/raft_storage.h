@@ -20,9 +20,10 @@
 //     HardStateFile, the incoming-snapshot file and snapshot files in the
 //     directory, plus its own bookkeeping of what it has written.
 //   * A Batch is handed from one thread to the other with a happens-before
-//     edge (a queue with a mutex, a uv_async_send); at most one batch is in
-//     persist() at a time, and batches are published in the order they were
-//     persisted. failed()/failure() may be called from either thread.
+//     edge (a queue with a mutex, a uv_async_send). One batch at a time: the
+//     next prepare() comes after the previous publish() (the Ready protocol
+//     already orders it so: no ready() before advance()).
+//     failed()/failure() may be called from either thread.
 //   * Between persist(b) and publish(b) the read methods still show the state
 //     before b: they only ever reflect durable data, which is exactly what the
 //     core requires (raft/node.h: messages that promise durability go out
@@ -298,6 +299,9 @@ class RaftStorage final : public raft::Storage {
   void install_received(Batch& batch);
   void save_state(Batch& batch, const PersistentState& next);
   void remove_snapshots_below(raft::Index floor);
+  // Debug builds: throws std::logic_error with the values if an invariant of
+  // the loop-thread state below is broken.
+  void check_invariants() const;
 
   const RaftStorageOptions options_;
   const std::string dir_;
