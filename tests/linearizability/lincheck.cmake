@@ -56,12 +56,17 @@ if(EXISTS ${LINCHECK_REFERENCE}/expected_verdicts.tsv)
 endif()
 
 # The documented examples: the README's history is linearizable, the stale
-# read is not (exit status 1, explanation naming the key).
+# read is not (exit status 1, explanation naming the key), the malformed one
+# is an error naming the line.
 add_test(NAME lincheck/example-readme
          COMMAND kvraft-lincheck ${LINCHECK_DIR}/examples/readme.history)
 add_test(NAME lincheck/example-stale-read
          COMMAND kvraft-lincheck ${LINCHECK_DIR}/examples/stale_read.history)
 set_tests_properties(lincheck/example-stale-read PROPERTIES
   PASS_REGULAR_EXPRESSION "NOT linearizable.*key \"x\".*impossible in this state")
-set_tests_properties(lincheck/example-readme lincheck/example-stale-read
+add_test(NAME lincheck/example-malformed
+         COMMAND kvraft-lincheck ${LINCHECK_DIR}/examples/malformed.history)
+set_tests_properties(lincheck/example-malformed PROPERTIES
+  PASS_REGULAR_EXPRESSION "malformed.history: error: line 3: unknown operation 'frob'")
+set_tests_properties(lincheck/example-readme lincheck/example-stale-read lincheck/example-malformed
   PROPERTIES LABELS "unit;lincheck" TIMEOUT 60)

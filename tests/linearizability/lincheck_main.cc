@@ -97,7 +97,19 @@ int main(int argc, char** argv) {
     try {
       result = check(parse_history(text, file), options);
     } catch (const HistoryError& e) {
-      std::cout << file << ": error: " << e.what() << "\n";
+      // what() is "FILE:LINE: reason" or "FILE: reason"; the line starts with FILE already.
+      std::string why_text = e.what();
+      if (why_text.rfind(file + ":", 0) == 0) {
+        why_text.erase(0, file.size() + 1);
+        const std::size_t colon = why_text.find(':');
+        if (colon != std::string::npos && colon > 0 &&
+            why_text.find_first_not_of("0123456789") == colon) {
+          why_text = "line " + why_text;
+        } else if (!why_text.empty() && why_text[0] == ' ') {
+          why_text.erase(0, 1);
+        }
+      }
+      std::cout << file << ": error: " << why_text << "\n";
       any_undecided = true;
       continue;
     }
