@@ -190,8 +190,9 @@ void spop_command(ExecContext& ctx) {
   bool with_count = ctx.argv.size() == 3;
   int64_t count = 1;
   if (with_count) {
-    if (!storage::string2ll(ctx.argv[2], &count)) return ctx.reply.error(kErrNotInteger);
-    if (count < 0) return ctx.reply.error("ERR value is out of range, must be positive");
+    // Redis's getPositiveLongFromObjectOrReply: one message for both cases.
+    if (!storage::string2ll(ctx.argv[2], &count) || count < 0)
+      return ctx.reply.error("ERR value is out of range, must be positive");
   }
   bool failed;
   SetValue* s = write_set(ctx, key, &failed);
@@ -380,15 +381,15 @@ void sdiffstore_command(ExecContext& ctx) {
 
 void sintercard_command(ExecContext& ctx) {
   int64_t numkeys;
-  if (!storage::string2ll(ctx.argv[1], &numkeys)) return ctx.reply.error(kErrNotInteger);
-  if (numkeys < 1) return ctx.reply.error("ERR numkeys should be greater than 0");
+  if (!storage::string2ll(ctx.argv[1], &numkeys) || numkeys < 1)
+    return ctx.reply.error("ERR numkeys should be greater than 0");
   if (static_cast<uint64_t>(numkeys) > ctx.argv.size() - 2)
     return ctx.reply.error("ERR Number of keys can't be greater than number of args");
   int64_t limit = 0;
   for (size_t j = 2 + static_cast<size_t>(numkeys); j < ctx.argv.size(); ++j) {
     if (iequals(ctx.argv[j], "limit") && j + 1 < ctx.argv.size()) {
-      if (!storage::string2ll(ctx.argv[j + 1], &limit)) return ctx.reply.error(kErrNotInteger);
-      if (limit < 0) return ctx.reply.error("ERR LIMIT can't be negative");
+      if (!storage::string2ll(ctx.argv[j + 1], &limit) || limit < 0)
+        return ctx.reply.error("ERR LIMIT can't be negative");
       ++j;
     } else {
       return ctx.reply.error(kErrSyntax);

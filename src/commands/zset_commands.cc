@@ -513,8 +513,8 @@ void zpop_generic(ExecContext& ctx, bool max) {
   bool with_count = ctx.argv.size() == 3;
   int64_t count = 1;
   if (with_count) {
-    if (!parse_ll(ctx, ctx.argv[2], &count)) return;
-    if (count < 0) return ctx.reply.error(kErrPositive);
+    // Redis's getPositiveLongFromObjectOrReply: one message for both cases.
+    if (!storage::string2ll(ctx.argv[2], &count) || count < 0) return ctx.reply.error(kErrPositive);
   }
   bool failed;
   ZsetValue* z = lookup_zset(ctx, ctx.argv[1], true, &failed);
