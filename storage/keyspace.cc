@@ -74,6 +74,10 @@ void Keyspace::index_remove(Db& d, Entry* e) {
   d.expiring[slot] = last;
   last->set_expire_slot(slot);
   d.expiring.pop_back();
+  // Give memory back after mass expiry; amortized O(1) since it happens only
+  // after three quarters of the capacity went unused.
+  if (d.expiring.capacity() > 1024 && d.expiring.size() < d.expiring.capacity() / 4)
+    d.expiring.shrink_to_fit();
 }
 
 void Keyspace::unlink_and_free(Db& d, Entry* e) {

@@ -121,6 +121,26 @@ TEST_CASE(
   CHECK(ks.avg_ttl(1) > 0);
 }
 
+TEST_CASE("the expiry index stays consistent through mass insertion and deletion") {
+  Keyspace ks(1);
+  for (int i = 0; i < 20000; ++i)
+    ks.set_string(0, "k" + std::to_string(i), "v", 1000 + i);
+  for (int i = 0; i < 20000; ++i)
+    if (i % 10 != 0) REQUIRE(ks.remove(0, "k" + std::to_string(i)));
+  CHECK(ks.expires(0) == 2000);
+  std::vector<std::string> expired;
+  CHECK(ks.sample_expired(0, 1000000, 5000, &expired) == 2000);
+  std::set<std::string> got(expired.begin(), expired.end());
+  CHECK(got.size() == 2000);
+  for (int i = 0; i < 20000; i += 10)
+    CHECK(got.count("k" + std::to_string(i)) == 1);
+  // The index shrank with the keys; the table shrinks incrementally, done
+  // here by the timer's rehash step.
+  while (ks.rehash_step(100000)) {
+  }
+  CHECK(ks.memory_estimate() < 2000 * 100);
+}
+
 TEST_CASE("rename, move, swap and flush carry keys and expiry between places") {
   Keyspace ks(3);
   ks.set_string(0, "a", "1", 9000);
