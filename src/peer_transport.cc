@@ -34,8 +34,10 @@ constexpr size_t kReadBufferSize = 64 * 1024;
 constexpr size_t kMaxUnverifiedBytes = 64 * 1024;
 // Our outbound connections only ever receive the peer's handshake.
 constexpr size_t kOutboundMaxFrameSize = 64 * 1024;
-// After this many bytes went through a decoder, it is replaced when empty,
-// so the buffer that held one huge frame is returned to the allocator.
+// A decoder that has held a frame larger than this is replaced once it is
+// empty, so the buffer that held one huge frame (a 512 MiB entry) goes back
+// to the allocator; below it the buffer is kept, so a stream of ordinary
+// frames (1 MiB snapshot chunks) does not regrow it each time.
 constexpr uint64_t kDecoderRecycleBytes = 4u << 20;
 // One uv_write carries at most this many frames (IOV_MAX on Linux) and
 // about this many bytes; the rest goes in the next write.
@@ -136,7 +138,7 @@ struct PeerTransport::Conn {
   Peer* peer = nullptr;
   std::string addr;  // remote "ip:port"
   wire::FrameDecoder decoder;
-  uint64_t fed_since_recycle = 0;
+  uint64_t largest_frame = 0;  // since the decoder was last replaced
   std::unique_ptr<char[]> read_buf;
   // Buffers libuv is writing; owned here until on_write_done.
   std::vector<std::string> in_flight;
@@ -492,7 +494,6 @@ void PeerTransport::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
   }
   if (nread == 0) return;
   c->decoder.feed(std::string_view(buf->base, static_cast<size_t>(nread)));
-  c->fed_since_recycle += static_cast<uint64_t>(nread);
   t->handle_input(c);
 }
 
@@ -506,8 +507,9 @@ void PeerTransport::handle_input(Conn* c) {
       close_conn(c, c->decoder.error(), LogLevel::kWarning);
       return;
     }
-    if (c->peer != nullptr && c->inbound)
-      c->peer->stats.bytes_received += c->decoder.stream_offset() - before;
+    const uint64_t size = c->decoder.stream_offset() - before;
+    c->largest_frame = std::max(c->largest_frame, size);
+    if (c->peer != nullptr && c->inbound) c->peer->stats.bytes_received += size;
     if (!handle_frame(c, std::move(frame)) || c->closing) return;
   }
   if (!c->verified && c->decoder.buffered() > kMaxUnverifiedBytes) {
@@ -517,9 +519,9 @@ void PeerTransport::handle_input(Conn* c) {
         LogLevel::kWarning);
     return;
   }
-  if (c->decoder.buffered() == 0 && c->fed_since_recycle > kDecoderRecycleBytes) {
+  if (c->decoder.buffered() == 0 && c->largest_frame > kDecoderRecycleBytes) {
     c->decoder = wire::FrameDecoder(c->decoder.max_frame_size());
-    c->fed_since_recycle = 0;
+    c->largest_frame = 0;
   }
 }
 
