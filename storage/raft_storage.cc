@@ -226,6 +226,14 @@ std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options
                        std::to_string(rec.entries[si - lf].term) + " but snapshot " +
                        std::to_string(si) + " has term " + std::to_string(meta.term) +
                        ": no stored entry continues the snapshot";
+    } else if (ll > si && rec.entries[si + 1 - lf].term < meta.term) {
+      // Terms never decrease along a log, so an entry after the snapshot
+      // with a lower term belongs to another history (a prefix drop that a
+      // crash left half done, say) and cannot continue it.
+      discard_reason = "raft log entry " + std::to_string(si + 1) + " has term " +
+                       std::to_string(rec.entries[si + 1 - lf].term) + ", below snapshot " +
+                       std::to_string(si) + "'s term " + std::to_string(meta.term) +
+                       ": it cannot continue the snapshot";
     }
   }
   if (!discard_reason.empty()) {
@@ -490,17 +498,21 @@ void RaftStorage::persist(Batch& b) {
 
     if (b.hard_state) wanted_.hard = *b.hard_state;
     if (b.conf) wanted_.conf = *b.conf;
-    // The commit index saved never exceeds what is durable already, so a
-    // crash before the entries below are synced leaves a loadable state.
-    auto capped = [&] {
+    // The commit index saved never exceeds the durable entries that are
+    // the core's own: before this batch's entries are synced that is the
+    // log up to where they start (the stored entries from there on are a
+    // suffix they replace: a commit covering those would, after a crash,
+    // mark the old conflicting entries committed), so a crash between the
+    // save and the sync leaves a state that is both loadable and true.
+    auto capped = [&](Index agreeing_last) {
       PersistentState c = wanted_;
-      const Index durable_last = std::max(disk_snap_index_, log_->last_index());
-      c.hard.commit = std::min(c.hard.commit, durable_last);
+      c.hard.commit = std::min(c.hard.commit, agreeing_last);
       return c;
     };
+    const Index durable_last = std::max(disk_snap_index_, log_->last_index());
     // Term and vote before the entries: a log never holds a term the
     // hard state has not reached.
-    PersistentState next = capped();
+    PersistentState next = capped(b.entries.empty() ? durable_last : b.entries.front().index - 1);
     if (hard_state_save_required(saved_, next) || (b.save_commit && !(next == saved_))) {
       save_state(b, next);
     }
@@ -521,7 +533,7 @@ void RaftStorage::persist(Batch& b) {
     }
 
     if (b.save_commit) {
-      next = capped();
+      next = capped(std::max(disk_snap_index_, log_->last_index()));
       if (!(next == saved_)) save_state(b, next);
     }
     b.persisted = true;

@@ -189,8 +189,9 @@ class RaftStorage final : public raft::Storage {
   // log, and reconciles the log with the snapshot:
   //   * entries at or below the snapshot index are not loaded (they stay in
   //     partly covered segments until a later compaction);
-  //   * if the log ends before the snapshot index, or holds the snapshot
-  //     index with another term, no stored entry can continue the snapshot
+  //   * if the log ends before the snapshot index, holds the snapshot index
+  //     with another term, or holds an entry after it with a lower term than
+  //     the snapshot's, no stored entry can continue the snapshot
   //     (entries up to its index are committed and in it; ours disagree at
   //     or before it, so by Log Matching none after it was ever committed):
   //     the whole log is truncated on disk, with a warning. This is the state
@@ -241,10 +242,14 @@ class RaftStorage final : public raft::Storage {
   //      and its aux meta compared with the announced one, renamed into
   //      place, the directory fsynced, then the whole log truncated;
   //   3. the hard state saved if hard_state_save_required() says so (or
-  //      save_commit), its commit index capped at what is durable already,
-  //      so that a crash before step 4 cannot leave a commit beyond the log
-  //      (the core refuses to start from that); term and vote thus reach the
-  //      disk before any entry of that term;
+  //      save_commit), its commit index capped at the durable entries that
+  //      stay (below the first entry of this batch), so that a crash before
+  //      step 4 can neither leave a commit beyond the log (the core refuses
+  //      to start from that) nor mark old entries that this batch replaces
+  //      as committed; term and vote thus reach the disk before any entry
+  //      of that term (a received snapshot's term may still be ahead of the
+  //      saved term after a crash between steps 2 and 3, which is harmless:
+  //      the core simply starts in an older term);
   //   4. the conflicting suffix truncated, the entries appended, one
   //      fdatasync;
   //   5. compaction (compact_up_to), removal of snapshot files below

@@ -922,6 +922,62 @@ TEST_CASE("the saved commit never runs ahead of the durable log") {
   check_consistent(*s);
 }
 
+TEST_CASE("a saved commit never marks entries that the same batch replaces as committed") {
+  // Old log 1..60, committed to 12; the leader replaces 13.. and says commit
+  // 20. If the hard state (saved first, for the new term) said 20 and the
+  // entries never reached the disk, a restart would treat the OLD 13..20 as
+  // committed.
+  kvraft::test::TempDir dir;
+  auto fail_log_writes = std::make_shared<bool>(false);
+  RaftStorageOptions opts = options_for(dir.path());
+  opts.fault_hook = [fail_log_writes](IoOp op, const std::string& path, size_t) -> IoFault {
+    // The truncation of the old suffix fails before touching anything (as
+    // a crash right after the hard-state save would leave the disk).
+    if (*fail_log_writes && (op == IoOp::kUnlink || op == IoOp::kTruncate) &&
+        path.find("log-") != std::string::npos)
+      return IoFault{EIO, 0};
+    return {};
+  };
+  {
+    auto s = open_storage(opts);
+    append_in_batches(*s, 1, 60, 1, HardState{1, 1, 12});
+    run(*s, Ready{}, /*save_commit=*/true);
+    REQUIRE(s->hard_state().commit == 12);
+    *fail_log_writes = true;
+    auto b = s->prepare(append_ready(make_entries(13, 20, 2), HardState{2, 2, 20}));
+    CHECK_THROWS_AS(s->persist(b), IoError);
+  }
+  *fail_log_writes = false;
+  auto s = open_storage(opts);
+  CHECK(s->hard_state().term == 2);
+  CHECK(s->last_index() == 60);
+  CHECK(s->term(13) == Term{1});
+  CHECK(s->hard_state().commit <= 12);
+}
+
+TEST_CASE("open discards a log after the snapshot whose first term is below the snapshot's") {
+  kvraft::test::TempDir dir;
+  {
+    kvraft::storage::RaftLogOptions lo;
+    lo.dir = dir.path();
+    kvraft::storage::LogRecovery rec;
+    auto log = kvraft::storage::RaftLog::open(lo, &rec);
+    log->append(make_entries(46, 60, 2));
+    log->sync();
+  }
+  SnapshotMeta meta{45, 3, ConfState{{1}, {}}};
+  std::string bytes = rdb_image(meta, 3);
+  std::FILE* f = std::fopen(dir.file(RaftStorage::snapshot_file_name(45, 3)).c_str(), "wb");
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+  RecoveryInfo info;
+  auto s = open_storage(options_for(dir.path()), &info);
+  CHECK(s->first_index() == 46);
+  CHECK(s->last_index() == 45);
+  REQUIRE(info.warnings.size() == 1);
+  CHECK(info.warnings[0].find("cannot continue the snapshot") != std::string::npos);
+}
+
 TEST_CASE("a commit-only change is saved lazily, with save_commit") {
   kvraft::test::TempDir dir;
   {
