@@ -235,6 +235,29 @@ class StateTable {
   std::size_t memory_bytes_ = 0;  // states and hashes
 };
 
+// What the searches of one partition learn, shared between them: a
+// configuration one search proved to fail is failed for the other too (both
+// search the same operations, numbered alike).
+template <Model M>
+struct SharedCache {
+  explicit SharedCache(const M& model) : states(model) {}
+  std::size_t memory_bytes() const {
+    return states.memory_bytes() + failed_bits.capacity() * 8 +
+           (failed_next.capacity() + failed_state.capacity()) * 4 + failed_keys.capacity() * 12;
+  }
+
+  StateTable<M> states;
+  // Configurations that failed, chained per key(known hash, state) in an
+  // open-addressing table (keys 0 = empty slot; at most half full). Entry
+  // f (1-based) has state failed_state[f-1], successor failed_next[f-1]
+  // (0 ends the chain) and bits failed_bits[(f-1)*words ...].
+  std::vector<uint32_t> failed_slots = std::vector<uint32_t>(1024, 0);
+  std::vector<uint64_t> failed_keys = std::vector<uint64_t>(1024, 0);
+  std::size_t failed_count = 0;  // used slots
+  std::vector<uint32_t> failed_next, failed_state;
+  std::vector<uint64_t> failed_bits;
+};
+
 // The search over one partition, resumable so partitions can take turns.
 template <Model M>
 class PartitionSearch {
@@ -246,8 +269,10 @@ class PartitionSearch {
   // enter()), so check_history runs both side by side.
   enum class Order { kByCall, kByReturn };
 
-  // `model` and the operations must outlive the search.
-  PartitionSearch(const M& model, std::vector<const Operation<M>*> ops, Order order)
+  // `model`, the operations and `cache` must outlive the search; searches
+  // sharing a cache must be given the same operations in the same order.
+  PartitionSearch(const M& model, std::vector<const Operation<M>*> ops, Order order,
+                  SharedCache<M>& cache)
       : order_(order),
         model_(model),
         ops_(std::move(ops)),
@@ -256,12 +281,10 @@ class PartitionSearch {
         linearized_(n_),
         scratch_(n_),
         pending_mask_(n_),
-        states_(model),
-        failed_slots_(1024, 0),
-        failed_keys_(1024, 0) {
+        cache_(cache) {
     State init = model.init();
-    const uint64_t h = states_.hash_of(init);
-    state_ = states_.intern(std::move(init), h);
+    const uint64_t h = cache_.states.hash_of(init);
+    state_ = cache_.states.intern(std::move(init), h);
     best_state_ = state_;
     build_list();
     build_classes();
@@ -278,11 +301,9 @@ class PartitionSearch {
   }
 
   Status status() const { return status_; }
-  // Approximate bytes held by the caches (grows with the search).
+  // Approximate bytes held, not counting the shared cache.
   std::size_t memory_bytes() const {
-    return states_.memory_bytes() + failed_bits_.capacity() * 8 +
-           (failed_next_.capacity() + failed_state_.capacity()) * 4 + failed_keys_.capacity() * 12 +
-           calls_.capacity() * sizeof(Frame);
+    return calls_.capacity() * sizeof(Frame) + best_prefix_.capacity() * sizeof(std::size_t);
   }
 
   // Runs at most `max_steps` search steps; returns the status afterwards.
@@ -316,7 +337,7 @@ class PartitionSearch {
     }
     for (std::size_t i : best_prefix_)
       v.prefix.push_back(describe(model_, *ops_[i]));
-    const State& best = states_.get(best_state_);
+    const State& best = cache_.states.get(best_state_);
     v.state_after_prefix = model_.describe_state(best);
     std::vector<std::size_t> candidates;
     for (std::size_t i = 0; i < n_; ++i) {
@@ -355,7 +376,7 @@ class PartitionSearch {
 
   struct Frame {
     std::size_t entry;      // call entry of the operation placed
-    uint32_t state_before;  // id in states_
+    uint32_t state_before;  // id in cache_.states
     bool forced;            // a read placed without alternatives: its failure fails the parent
   };
 
@@ -446,9 +467,9 @@ class PartitionSearch {
 
   // Slot of `k` in the failed table, or of the empty slot where it belongs.
   std::size_t failed_slot(uint64_t k) const {
-    const std::size_t mask = failed_keys_.size() - 1;
+    const std::size_t mask = cache_.failed_keys.size() - 1;
     std::size_t i = k & mask;
-    while (failed_keys_[i] != 0 && failed_keys_[i] != k)
+    while (cache_.failed_keys[i] != 0 && cache_.failed_keys[i] != k)
       i = (i + 1) & mask;
     return i;
   }
@@ -457,12 +478,12 @@ class PartitionSearch {
   // known-outcome operations, same state, a subset of the unknown ones.
   bool ruled_out(uint64_t k, const Bitset& linearized, uint32_t state) const {
     const std::size_t slot = failed_slot(k);
-    if (failed_keys_[slot] == 0) return false;
+    if (cache_.failed_keys[slot] == 0) return false;
     const uint64_t* cur = linearized.words().data();
     const uint64_t* pend = pending_mask_.words().data();
-    for (uint32_t f = failed_slots_[slot]; f != 0; f = failed_next_[f - 1]) {
-      if (failed_state_[f - 1] != state) continue;
-      const uint64_t* old = &failed_bits_[(f - 1) * words_];
+    for (uint32_t f = cache_.failed_slots[slot]; f != 0; f = cache_.failed_next[f - 1]) {
+      if (cache_.failed_state[f - 1] != state) continue;
+      const uint64_t* old = &cache_.failed_bits[(f - 1) * words_];
       bool dominated = true;
       for (std::size_t w = 0; w < words_ && dominated; ++w) {
         dominated = ((old[w] ^ cur[w]) & ~pend[w]) == 0 && (old[w] & ~cur[w] & pend[w]) == 0;
@@ -473,28 +494,28 @@ class PartitionSearch {
   }
 
   void remember_failed(uint64_t k, const Bitset& linearized, uint32_t state) {
-    if (2 * (failed_count_ + 1) > failed_keys_.size()) {
-      std::vector<uint64_t> old_keys(failed_keys_.size() * 2, 0);
-      std::vector<uint32_t> old_slots(failed_slots_.size() * 2, 0);
-      old_keys.swap(failed_keys_);
-      old_slots.swap(failed_slots_);
+    if (2 * (cache_.failed_count + 1) > cache_.failed_keys.size()) {
+      std::vector<uint64_t> old_keys(cache_.failed_keys.size() * 2, 0);
+      std::vector<uint32_t> old_slots(cache_.failed_slots.size() * 2, 0);
+      old_keys.swap(cache_.failed_keys);
+      old_slots.swap(cache_.failed_slots);
       for (std::size_t i = 0; i < old_keys.size(); ++i) {
         if (old_keys[i] == 0) continue;
         const std::size_t slot = failed_slot(old_keys[i]);
-        failed_keys_[slot] = old_keys[i];
-        failed_slots_[slot] = old_slots[i];
+        cache_.failed_keys[slot] = old_keys[i];
+        cache_.failed_slots[slot] = old_slots[i];
       }
     }
     const std::size_t slot = failed_slot(k);
-    if (failed_keys_[slot] == 0) {
-      failed_keys_[slot] = k;
-      ++failed_count_;
+    if (cache_.failed_keys[slot] == 0) {
+      cache_.failed_keys[slot] = k;
+      ++cache_.failed_count;
     }
-    failed_next_.push_back(failed_slots_[slot]);
-    failed_state_.push_back(state);
+    cache_.failed_next.push_back(cache_.failed_slots[slot]);
+    cache_.failed_state.push_back(state);
     const auto& words = linearized.words();
-    failed_bits_.insert(failed_bits_.end(), words.begin(), words.end());
-    failed_slots_[slot] = static_cast<uint32_t>(failed_next_.size());
+    cache_.failed_bits.insert(cache_.failed_bits.end(), words.begin(), words.end());
+    cache_.failed_slots[slot] = static_cast<uint32_t>(cache_.failed_next.size());
   }
 
   void push(std::size_t e, uint32_t after, bool forced) {
@@ -529,13 +550,13 @@ class PartitionSearch {
     const Operation<M>& op = *ops_[i];
     const bool pending = op.ret == kPendingForever;
     if (pending && class_prev_[i] != kNil && !linearized_.test(class_prev_[i])) return;
-    std::optional<State> after = model_.step(states_.get(state_), op.input, op.output);
+    std::optional<State> after = model_.step(cache_.states.get(state_), op.input, op.output);
     if (!after) return;
-    const uint64_t h = states_.hash_of(*after);
-    const std::optional<uint32_t> id = states_.find(*after, h);
+    const uint64_t h = cache_.states.hash_of(*after);
+    const std::optional<uint32_t> id = cache_.states.find(*after, h);
     if (pending && id == state_) return;
     if (id && child_ruled_out(i, *id)) return;
-    push(e, id ? *id : states_.intern(std::move(*after), h), false);
+    push(e, id ? *id : cache_.states.intern(std::move(*after), h), false);
   }
 
   // Whether placing operation i, reaching the state with id `after`, leads
@@ -552,10 +573,10 @@ class PartitionSearch {
   // leaves as it is). Uses the model's accepts() when it has one, to spare
   // building a copy of the state.
   bool fits(const Operation<M>& op) const {
-    if constexpr (requires { model_.accepts(states_.get(state_), op.input, op.output); }) {
-      return model_.accepts(states_.get(state_), op.input, op.output);
+    if constexpr (requires { model_.accepts(cache_.states.get(state_), op.input, op.output); }) {
+      return model_.accepts(cache_.states.get(state_), op.input, op.output);
     } else {
-      return model_.step(states_.get(state_), op.input, op.output).has_value();
+      return model_.step(cache_.states.get(state_), op.input, op.output).has_value();
     }
   }
 
@@ -633,7 +654,7 @@ class PartitionSearch {
   // operations of calls_; known_hash_ is the xor of zobrist_ over the
   // known-outcome ones; known_left_ counts the known-outcome ones not in it.
   Bitset linearized_, scratch_, pending_mask_;
-  StateTable<M> states_;
+  SharedCache<M>& cache_;
   uint32_t state_ = 0;
   std::vector<Frame> calls_;
   uint64_t known_hash_ = 0;
@@ -641,16 +662,6 @@ class PartitionSearch {
   std::vector<Level> levels_;  // levels_[d] for depth d = calls_.size(), reused
   bool fresh_ = true;          // a configuration just reached: enter() it first
   Status status_ = Status::kRunning;
-
-  // Configurations that failed, chained per key(known hash, state) in an
-  // open-addressing table (keys 0 = empty slot; at most half full). Entry
-  // f (1-based) has state failed_state_[f-1], successor failed_next_[f-1]
-  // (0 ends the chain) and bits failed_bits_[(f-1)*words_ ...].
-  std::vector<uint32_t> failed_slots_;
-  std::vector<uint64_t> failed_keys_;
-  std::size_t failed_count_ = 0;  // used slots
-  std::vector<uint32_t> failed_next_, failed_state_;
-  std::vector<uint64_t> failed_bits_;
 
   std::size_t known_total_ = 0;           // known-outcome operations in the partition
   std::size_t best_known_ = 0;            // of them in best_prefix_
@@ -677,10 +688,11 @@ CheckResult check_history(const M& model, const std::vector<Operation<M>>& histo
   result.partitions = partitions.size();
 
   const auto deadline = std::chrono::steady_clock::now() + options.budget;
-  // Two searches per partition, one per candidate order, taking turns; the
-  // first to finish decides (both are complete, so they agree).
+  // Two searches per partition, one per candidate order, taking turns and
+  // sharing what fails; the first to finish decides (both are complete).
   struct Partition {
     std::string key;
+    std::unique_ptr<detail::SharedCache<M>> cache;
     std::unique_ptr<Search> by_call, by_return;
     bool done = false;
   };
@@ -688,8 +700,10 @@ CheckResult check_history(const M& model, const std::vector<Operation<M>>& histo
   for (auto& [key, ops] : partitions) {
     Partition p;
     p.key = key;
-    p.by_call = std::make_unique<Search>(model, ops, Search::Order::kByCall);
-    p.by_return = std::make_unique<Search>(model, std::move(ops), Search::Order::kByReturn);
+    p.cache = std::make_unique<detail::SharedCache<M>>(model);
+    p.by_call = std::make_unique<Search>(model, ops, Search::Order::kByCall, *p.cache);
+    p.by_return =
+        std::make_unique<Search>(model, std::move(ops), Search::Order::kByReturn, *p.cache);
     running.push_back(std::move(p));
   }
   // Slices grow so that many small partitions finish in one turn while a
@@ -711,6 +725,7 @@ CheckResult check_history(const M& model, const std::vector<Operation<M>>& histo
           p.done = true;
           p.by_call.reset();  // free the memory of both searches
           p.by_return.reset();
+          p.cache.reset();
           break;
         }
       }
@@ -720,7 +735,9 @@ CheckResult check_history(const M& model, const std::vector<Operation<M>>& histo
     if (!any_running) return result;
     std::size_t memory = 0;
     for (const Partition& p : running) {
-      if (!p.done) memory += p.by_call->memory_bytes() + p.by_return->memory_bytes();
+      if (!p.done) {
+        memory += p.cache->memory_bytes() + p.by_call->memory_bytes() + p.by_return->memory_bytes();
+      }
     }
     if (std::chrono::steady_clock::now() > deadline || memory > options.memory_budget_bytes) {
       result.verdict = Verdict::kUnknown;
