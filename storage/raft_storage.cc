@@ -38,28 +38,49 @@ std::string describe_meta(const SnapshotMeta& m) {
          encode_membership(m.conf) + ")";
 }
 
-// Collects the kvraft aux fields of a snapshot file; the keys themselves are
-// only counted (read_rdb verifies their encoding and the file checksum).
+// Thrown by MetaVisitor to stop the reader after the aux fields. The reader
+// passes an RdbError from a visitor through unchanged, so it arrives here
+// with its type and is told apart from a real error.
+class StopAfterAux : public RdbError {
+ public:
+  StopAfterAux() : RdbError("", 0, "", "stopped after the aux fields") {}
+};
+
+// Collects the kvraft aux fields of a snapshot file. With `whole_file` the
+// keys are read too (read_rdb verifies their encoding and the checksum);
+// otherwise the read stops at the first record after the aux fields.
 class MetaVisitor : public RdbVisitor {
  public:
+  explicit MetaVisitor(bool whole_file) : whole_file_(whole_file) {}
   void on_aux(std::string_view name, std::string_view value) override {
     if (name == kAuxRaftIndex) saw_index = true;
     if (name == kAuxRaftTerm) saw_term = true;
     apply_kvraft_aux(name, value, &meta);
   }
-  void on_string(uint64_t, std::string_view, std::string_view, int64_t) override {}
+  void on_select_db(uint64_t) override { stop(); }
+  void on_resize_db(uint64_t, uint64_t) override { stop(); }
+  void on_string(uint64_t, std::string_view, std::string_view, int64_t) override { stop(); }
 
   SnapshotMeta meta;
   bool saw_index = false;
   bool saw_term = false;
+
+ private:
+  void stop() const {
+    if (!whole_file_) throw StopAfterAux();
+  }
+  bool whole_file_;
 };
 
-// Reads the whole snapshot file at `path` (so its checksum is verified) and
-// returns its meta. Throws RdbError on a malformed file, std::runtime_error
-// if the kvraft aux fields are missing.
-SnapshotMeta read_snapshot_meta(const std::string& path) {
-  MetaVisitor v;
-  read_rdb_file(path, v);
+// Reads the snapshot file at `path` (whole, or up to the end of its aux
+// fields) and returns its meta. Throws RdbError on a malformed file,
+// std::runtime_error if the kvraft aux fields are missing.
+SnapshotMeta read_snapshot_meta(const std::string& path, bool whole_file) {
+  MetaVisitor v(whole_file);
+  try {
+    read_rdb_file(path, v);
+  } catch (const StopAfterAux&) {
+  }
   if (!v.saw_index || !v.saw_term) {
     throw std::runtime_error(path + ": no " + std::string(kAuxRaftIndex) + "/" +
                              std::string(kAuxRaftTerm) + " aux fields");
@@ -169,7 +190,7 @@ std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options
     const std::string path = dir + "/" + snapshot_file_name(snaps[k].first, snaps[k].second);
     std::string problem;
     try {
-      SnapshotMeta m = read_snapshot_meta(path);
+      SnapshotMeta m = read_snapshot_meta(path, options.verify_snapshot);
       if (m.index != snaps[k].first || m.term != snaps[k].second) {
         problem = "its aux fields say " + describe_meta(m) + ", its name says " +
                   std::to_string(snaps[k].first) + "/t" + std::to_string(snaps[k].second);
@@ -609,7 +630,7 @@ void RaftStorage::install_received(Batch& b) {
   // as RDB and describes the snapshot the leader announced.
   SnapshotMeta found;
   try {
-    found = read_snapshot_meta(tmp);
+    found = read_snapshot_meta(tmp, /*whole_file=*/true);
   } catch (const std::exception& e) {
     throw IoError("raft storage: received snapshot " + describe_meta(meta) +
                       " is not a valid snapshot file: " + e.what(),

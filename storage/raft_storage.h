@@ -107,6 +107,14 @@ struct RaftStorageOptions {
   // ...and at most this many payload bytes of them (large values would
   // otherwise make the retained window expensive).
   uint64_t keep_bytes_after_snapshot = 64ull << 20;
+  // Read the whole newest snapshot in open(), so that a damaged file is
+  // refused (or, with repair, set aside) before anything else happens. It
+  // costs a full read of the file (1.5 s for 1M keys / 20 MB on the test
+  // VM) ahead of the caller's own load. false stops after the aux fields:
+  // open() is then fast, and damage in the body surfaces as the RdbError of
+  // the caller's load of RecoveryInfo::snapshot_path instead. A received
+  // snapshot is always read whole before it is installed.
+  bool verify_snapshot = true;
   // Tests only: fails chosen operations (see file_util.h); passed on to the
   // log and the hard-state file.
   FaultHook fault_hook;
