@@ -455,10 +455,52 @@ bool ZsetValue::score_range_ranks(const ZScoreRange& rg, size_t* first, size_t* 
   return true;
 }
 
-bool ZsetValue::lex_range_ranks(const ZLexRange& rg, size_t* first, size_t* last) const {
-  auto gte_min = [&](double, std::string_view m) { return lex_gte_min(m, rg); };
-  auto lte_max = [&](double, std::string_view m) { return lex_lte_max(m, rg); };
-  if (enc_ == Enc::kListpack) return listpack_ranks(*this, gte_min, lte_max, first, last);
+namespace {
+// Redis's sdscmplex: "-" and "+" compare below/above every string.
+int lex_cmp_bounds(const ZLexRange& r) {
+  using K = ZLexRange::Kind;
+  if (r.min_kind == r.max_kind && r.min_kind != K::kValue) return 0;
+  if (r.min_kind == K::kNegInf || r.max_kind == K::kPosInf) return -1;
+  if (r.min_kind == K::kPosInf || r.max_kind == K::kNegInf) return 1;
+  return r.min.compare(r.max);
+}
+}  // namespace
+
+bool ZsetValue::lex_range_ranks(const ZLexRange& rg, size_t* first, size_t* last,
+                                bool reverse) const {
+  // Redis's zslIsInLexRange / zzlIsInLexRange preconditions.
+  int c = lex_cmp_bounds(rg);
+  if (c > 0 || (c == 0 && (rg.minex || rg.maxex))) return false;
+  if (size() == 0) return false;
+  if (!lex_gte_min(at_rank(size() - 1).member(), rg)) return false;
+  if (!lex_lte_max(at_rank(0).member(), rg)) return false;
+  if (enc_ == Enc::kListpack) {
+    size_t n = size();
+    if (!reverse) {
+      size_t r = 0;
+      Iter it = at_rank(0);
+      while (it.valid() && !lex_gte_min(it.member(), rg)) {
+        it.next();
+        ++r;
+      }
+      if (!it.valid() || !lex_lte_max(it.member(), rg)) return false;
+      *first = *last = r;
+      for (it.next(); it.valid() && lex_lte_max(it.member(), rg); it.next())
+        ++*last;
+      return true;
+    }
+    size_t r = n - 1;
+    Iter it = at_rank(r);
+    while (it.valid() && !lex_lte_max(it.member(), rg)) {
+      it.prev();
+      --r;
+    }
+    if (!it.valid() || !lex_gte_min(it.member(), rg)) return false;
+    *first = *last = r;
+    for (it.prev(); it.valid() && lex_gte_min(it.member(), rg); it.prev())
+      --*first;
+    return true;
+  }
   uint64_t below = 0, upto = 0;
   const ZNode* x = header_;
   for (int i = level_ - 1; i >= 0; --i)

@@ -108,7 +108,12 @@ class ZsetValue final : public CompositeValue {
 
   // Ranks of the first and last members inside the range; false if none.
   bool score_range_ranks(const ZScoreRange& r, size_t* first, size_t* last) const;
-  bool lex_range_ranks(const ZLexRange& r, size_t* first, size_t* last) const;
+  // Lex ranges assume equal scores (Redis's contract). With mixed scores a
+  // listpack answers exactly as Redis's zzl*InLexRange scans do: the run
+  // starting at the first member >= min going forward (or, with
+  // `reverse`, at the last member <= max going backward); a skiplist, like
+  // Redis's, answers by its search path.
+  bool lex_range_ranks(const ZLexRange& r, size_t* first, size_t* last, bool reverse = false) const;
   // Removes the members of ranks [first, last] (ascending, last < size());
   // returns how many.
   size_t remove_rank_range(size_t first, size_t last);

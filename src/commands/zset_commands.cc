@@ -388,7 +388,7 @@ void zrange_generic(ExecContext& ctx, size_t argc_start, bool store, RangeType t
     } else if (type == RangeType::kScore) {
       any = z->score_range_ranks(srange, &first, &last);
     } else {
-      any = z->lex_range_ranks(lrange, &first, &last);
+      any = z->lex_range_ranks(lrange, &first, &last, reverse);
     }
   }
   if (store) sink.dst = ZsetValue::create(any ? last - first + 1 : 0, 0);
