@@ -417,7 +417,6 @@ void PeerTransport::on_connect(uv_connect_t* req, int status) {
     t->close_conn(c, std::string("read: ") + uv_strerror(rc), LogLevel::kWarning);
     return;
   }
-  c->peer->stats.connected = true;
   // Send the handshake and whatever queued while we were away right now;
   // the peer's answering handshake is checked when it arrives.
   t->flush_peer(*c->peer);
@@ -566,6 +565,7 @@ bool PeerTransport::handle_frame(Conn* c, wire::Frame&& frame) {
     }
     if (!c->inbound) {
       c->peer->failures = 0;  // a healthy peer reconnects fast next time
+      c->peer->stats.connected = true;
       KV_LOG_VERBOSE("Raft connection to node %llu at %s established",
                      static_cast<unsigned long long>(hs->node_id), c->addr.c_str());
       return true;

@@ -90,7 +90,7 @@ struct TransportOptions {
 struct PeerStats {
   raft::NodeId id = raft::kNoNode;
   std::string address;         // "host:port"
-  bool connected = false;      // outbound connection established and usable
+  bool connected = false;      // outbound connection up, peer handshake verified
   bool inbound = false;        // the peer currently has a verified connection to us
   std::string last_error;      // most recent connection failure, "" if none
   uint64_t messages_sent = 0;  // frames the kernel accepted
