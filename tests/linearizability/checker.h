@@ -35,8 +35,8 @@
 // linearizability is a local property (Herlihy & Wing). The partitions are
 // searched in turns, so one that is quick to refute is not stuck behind one
 // that is slow to explore, and each partition by two searches that try the
-// candidates in different orders (see PartitionSearch::enter), the first to
-// finish deciding. lincheck_test checks all of this against a brute-force
+// candidates in different orders (see PartitionSearch::enter) and share what
+// fails, the first to finish deciding. lincheck_test checks all of this against a brute-force
 // search on random histories.
 //
 // Header-only because everything is a template over the model; the models
