@@ -82,7 +82,7 @@ struct SnapshotResult {
   int term_signal = 0;
   pid_t child_pid = 0;           // background only
   uint64_t bytes = 0;            // size of the file written
-  uint64_t keys = 0;             // keys written
+  uint64_t keys = 0;             // keys written (on failure: before it failed)
   uint64_t expired_skipped = 0;  // keys not written because expired at now_ms
   int64_t fork_us = 0;           // time fork() took in the parent (background only)
   int64_t write_us = 0;          // time spent writing, fsyncing and renaming the file
@@ -109,6 +109,13 @@ SnapshotResult write_snapshot_sync(const storage::Keyspace& keyspace,
 // Loop thread only. Handles are allocated per snapshot and freed by their
 // close callbacks, so after abort() or destruction the loop must run once
 // more (as it does when the server closes all handles at shutdown).
+//
+// The child runs in a copy of the process holding only the forking thread.
+// glibc's fork() resets malloc's locks, so the child may allocate even if a
+// disk thread was inside malloc at fork time. ASan builds lack that
+// guarantee (GCC 12's libasan predates the sanitizers' fork handlers): a
+// child forked while another thread holds ASan's allocator lock could hang,
+// and only abort() ends it.
 class BackgroundSnapshot {
  public:
   using Callback = std::function<void(const SnapshotResult&)>;
@@ -137,9 +144,10 @@ class BackgroundSnapshot {
   pid_t child_pid() const;
 
   // Kills the running child (SIGKILL), reaps it (blocking: a killed process
-  // exits at once), removes its temp file and drops the callback without
-  // calling it. Returns false if nothing was running. For shutdown and for
-  // giving up on a snapshot that a newer one replaces.
+  // exits as soon as the system call it is in returns, e.g. an fsync in
+  // progress), removes its temp file and drops the callback without calling
+  // it. Returns false if nothing was running. For shutdown and for giving up
+  // on a snapshot that a newer one replaces.
   bool abort();
 
  private:
