@@ -599,6 +599,22 @@ TEST_CASE("corrupt, truncated or out-of-range files fail to load with the file a
   }
   expect_error(write("dup.rdb", dup), 16, "duplicate key in database 3");
 
+  // Only one of the three kvraft aux fields: a meta we cannot trust.
+  {
+    std::string partial = "REDIS0010";
+    auto put_string = [&](const std::string& str) {
+      partial += static_cast<char>(str.size());  // 6-bit length: < 64 bytes
+      partial += str;
+    };
+    partial += '\xfa';  // AUX
+    put_string(std::string(storage::kAuxRaftIndex));
+    put_string("5");
+    partial += '\xff';                // EOF
+    partial += std::string(8, '\0');  // checksum 0: disabled, accepted
+    std::string p = write("partial-meta.rdb", partial);
+    CHECK(expect_error(p, 16, "incomplete kvraft aux fields") == partial.size());
+  }
+
   try {
     load_snapshot(dir.file("absent.rdb"), 16);
     FAIL("loaded a missing file");
