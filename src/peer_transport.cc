@@ -220,6 +220,13 @@ bool PeerTransport::listen(std::string* error) {
   return true;
 }
 
+uint64_t PeerTransport::now_ms() {
+  // The loop's cached time is stale when the owner did long work between
+  // iterations (or calls us outside the loop); deadlines must start now.
+  uv_update_time(loop_);
+  return uv_now(loop_);
+}
+
 PeerTransport::Peer* PeerTransport::find_peer(NodeId id) {
   auto it = peers_.find(id);
   return it == peers_.end() ? nullptr : it->second.get();
@@ -270,7 +277,7 @@ void PeerTransport::set_peers(std::vector<PeerAddress> peers) {
     p->transport = this;
     p->address = address;
     p->addr_text = address.host + ":" + std::to_string(address.port);
-    p->down_since_ms = uv_now(loop_);
+    p->down_since_ms = now_ms();
     p->stats.id = id;
     p->stats.address = p->addr_text;
     p->reconnect_timer = new uv_timer_t;
@@ -325,6 +332,7 @@ void PeerTransport::start_connect(Peer& peer) {
   c->timer = new uv_timer_t;
   uv_timer_init(loop_, c->timer);
   c->timer->data = c;
+  now_ms();
   uv_timer_start(c->timer, on_conn_timeout, options_.handshake_timeout_ms, 0);
   int rc = uv_tcp_connect(&c->connect_req, &c->tcp, reinterpret_cast<sockaddr*>(&addr), on_connect);
   if (rc != 0) close_conn(c, std::string("connect: ") + uv_strerror(rc), LogLevel::kWarning);
@@ -334,7 +342,7 @@ void PeerTransport::schedule_reconnect(Peer& peer) {
   if (closed_) return;
   // A peer that stays unreachable must not hold memory for messages Raft
   // will have re-sent in newer form by the time it is back.
-  if (uv_now(loop_) - peer.down_since_ms >= options_.drop_when_down_ms) drop_queue(peer);
+  if (now_ms() - peer.down_since_ms >= options_.drop_when_down_ms) drop_queue(peer);
   const uint32_t shift = std::min<uint32_t>(peer.failures, 20);
   uint64_t delay = std::min(options_.reconnect_max_ms, options_.reconnect_min_ms << shift);
   peer.failures++;
@@ -391,7 +399,7 @@ void PeerTransport::close_conn(Conn* c, const std::string& reason, LogLevel leve
   }
   if (p->out != c) return;
   p->out = nullptr;
-  if (c->connected) p->down_since_ms = uv_now(loop_);
+  if (c->connected) p->down_since_ms = now_ms();
   p->stats.connected = false;
   if (!reason.empty()) p->stats.last_error = reason;
   // What was being written may or may not have arrived; Raft re-sends.
@@ -452,6 +460,7 @@ void PeerTransport::on_connection(uv_stream_t* listener, int status) {
   c->timer = new uv_timer_t;
   uv_timer_init(t->loop_, c->timer);
   c->timer->data = c;
+  t->now_ms();
   uv_timer_start(c->timer, on_conn_timeout, t->options_.handshake_timeout_ms, 0);
   uv_tcp_nodelay(&c->tcp, 1);
   uv_tcp_keepalive(&c->tcp, 1, 60);
@@ -630,7 +639,7 @@ void PeerTransport::send(const raft::Message& message) {
     return;
   }
   const bool up = p->out != nullptr && p->out->connected;
-  if (!up && uv_now(loop_) - p->down_since_ms >= options_.drop_when_down_ms) {
+  if (!up && now_ms() - p->down_since_ms >= options_.drop_when_down_ms) {
     p->stats.dropped++;
     return;
   }

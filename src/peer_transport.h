@@ -180,6 +180,8 @@ class PeerTransport {
   void drop_queue(Peer& peer);
   void remove_peer(raft::NodeId id);
   Peer* find_peer(raft::NodeId id);
+  // Current loop time in ms, refreshed first (also before starting timers).
+  uint64_t now_ms();
   std::string handshake_frame() const;
 
   uv_loop_t* loop_;

@@ -77,6 +77,10 @@ TransportOptions options_for(NodeId id, int port) {
   o.port = port;
   o.reconnect_min_ms = 10;
   o.reconnect_max_ms = 100;
+  // Generous: a connection torn down by a deadline loses what was in flight,
+  // and tests that count every message must not depend on how busy the
+  // machine is. The deadline itself is tested with a short one.
+  o.handshake_timeout_ms = 10000;
   return o;
 }
 
@@ -104,6 +108,14 @@ struct Node {
   std::vector<Message> received;
   std::unique_ptr<PeerTransport> transport;
 };
+
+std::string describe(const PeerStats& s) {
+  return "peer " + std::to_string(s.id) + " connected=" + std::to_string(s.connected) +
+         " inbound=" + std::to_string(s.inbound) + " sent=" + std::to_string(s.messages_sent) +
+         " received=" + std::to_string(s.messages_received) +
+         " dropped=" + std::to_string(s.dropped) + " queue=" + std::to_string(s.queue_bytes) +
+         " reconnects=" + std::to_string(s.reconnects) + " last_error='" + s.last_error + "'";
+}
 
 PeerAddress addr(const Node& n) {
   return {n.id, "127.0.0.1", n.port};
@@ -291,8 +303,13 @@ TEST_CASE("messages of every type arrive intact and in order in both directions"
     a.transport->send(m);
   for (const Message& m : b_to_a)
     b.transport->send(m);
-  REQUIRE(loop.run_until(
-      [&] { return a.received.size() >= b_to_a.size() && b.received.size() >= a_to_b.size(); }));
+  const bool delivered = loop.run_until(
+      [&] { return a.received.size() >= b_to_a.size() && b.received.size() >= a_to_b.size(); });
+  if (!delivered) {
+    MESSAGE("a: " << describe(a.stats_for(2)) << " got " << a.received.size());
+    MESSAGE("b: " << describe(b.stats_for(1)) << " got " << b.received.size());
+  }
+  REQUIRE(delivered);
   CHECK(b.received == a_to_b);
   CHECK(a.received == b_to_a);
 
