@@ -48,4 +48,25 @@ Client::Client(Server* server, uint64_t id) : server_(server), id_(id) {
 
 Client::~Client() = default;
 
+uint64_t Client::reserve_reply() {
+  uint64_t seq = next_reply_seq++;
+  pending_replies.push_back({seq, false, {}});
+  return seq;
+}
+
+bool Client::fill_reply(uint64_t seq, std::string_view bytes) {
+  if (pending_replies.empty() || seq < pending_replies.front().seq) return false;
+  size_t pos = seq - pending_replies.front().seq;
+  if (pos >= pending_replies.size() || pending_replies[pos].ready) return false;
+  pending_replies[pos].ready = true;
+  pending_replies[pos].bytes.assign(bytes);
+  bool moved = false;
+  while (!pending_replies.empty() && pending_replies.front().ready) {
+    reply.raw(pending_replies.front().bytes);
+    pending_replies.pop_front();
+    moved = true;
+  }
+  return moved;
+}
+
 }  // namespace kvraft

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -71,6 +72,43 @@ class Client {
   resp::ReplyWriter reply;
   resp::RequestParser parser;
   QueryBuffer query;
+
+  // --- replies that wait ------------------------------------------------
+  // A command answered later (a write waiting for commit, a read waiting for
+  // its barrier, a command forwarded to the leader) reserves a slot; every
+  // reply after it queues behind it, so the connection's replies stay in
+  // request order. Invariant: slots are in increasing `seq` order and the
+  // front slot is never ready (ready front slots move into `reply` at once).
+  struct PendingReply {
+    uint64_t seq = 0;
+    bool ready = false;
+    std::string bytes;
+  };
+  std::deque<PendingReply> pending_replies;
+  uint64_t next_reply_seq = 1;
+  // The newest log index this client's writes were proposed at: its later
+  // reads wait until it is applied (read-your-writes, as Redis gives).
+  uint64_t last_write_index = 0;
+
+  bool has_pending_replies() const { return !pending_replies.empty(); }
+  // Reserves the next reply slot and returns its sequence number.
+  uint64_t reserve_reply();
+  // Fills slot `seq` with encoded reply bytes and moves every ready slot at
+  // the front into `reply`. Returns true if bytes became ready to send.
+  // Unknown or already-filled slots are ignored (false).
+  bool fill_reply(uint64_t seq, std::string_view bytes);
+  // Runs `produce` to write an immediate reply: straight into `reply` when
+  // nothing is waiting, otherwise into a ready slot behind the waiting ones.
+  template <typename Fn>
+  void reply_in_order(Fn&& produce) {
+    if (pending_replies.empty()) {
+      produce(reply);
+      return;
+    }
+    resp::ReplyWriter tmp(reply.protocol());
+    produce(tmp);
+    pending_replies.push_back({next_reply_seq++, true, std::string(tmp.buffer())});
+  }
 
   // Output not yet accepted by the kernel that libuv is writing for us.
   std::string write_in_flight;

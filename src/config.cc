@@ -63,6 +63,55 @@ Directive memory_directive(std::string_view name, int64_t Config::*field, int64_
           [=](const Config& c) { return std::to_string(c.*field); }};
 }
 
+Directive int64_directive(std::string_view name, int64_t Config::*field, int64_t min, int64_t max,
+                          bool runtime_mutable) {
+  return {name, runtime_mutable,
+          [=](Config& c, const std::vector<std::string>& args) -> std::string {
+            if (auto e = one_arg(args); !e.empty()) return e;
+            int64_t v;
+            if (!parse_int(args[0], min, max, &v))
+              return "argument must be an integer between " + std::to_string(min) + " and " +
+                     std::to_string(max);
+            c.*field = v;
+            return {};
+          },
+          [=](const Config& c) { return std::to_string(c.*field); }};
+}
+
+Directive bool_directive(std::string_view name, bool Config::*field, bool runtime_mutable) {
+  return {name, runtime_mutable,
+          [=](Config& c, const std::vector<std::string>& args) -> std::string {
+            if (auto e = one_arg(args); !e.empty()) return e;
+            if (strcasecmp(args[0].c_str(), "yes") == 0)
+              c.*field = true;
+            else if (strcasecmp(args[0].c_str(), "no") == 0)
+              c.*field = false;
+            else
+              return "argument must be 'yes' or 'no'";
+            return {};
+          },
+          [=](const Config& c) { return std::string(c.*field ? "yes" : "no"); }};
+}
+
+// A string directive restricted to a fixed set of values.
+Directive enum_directive(std::string_view name, std::string Config::*field,
+                         std::vector<std::string> values, bool runtime_mutable) {
+  return {name, runtime_mutable,
+          [=](Config& c, const std::vector<std::string>& args) -> std::string {
+            if (auto e = one_arg(args); !e.empty()) return e;
+            for (const auto& v : values)
+              if (strcasecmp(v.c_str(), args[0].c_str()) == 0) {
+                c.*field = v;
+                return {};
+              }
+            std::string list;
+            for (size_t i = 0; i < values.size(); ++i)
+              list += (i ? ", " : "") + values[i];
+            return "argument must be one of: " + list;
+          },
+          [=](const Config& c) { return c.*field; }};
+}
+
 Directive string_directive(std::string_view name, std::string Config::*field,
                            bool runtime_mutable) {
   return {name, runtime_mutable,
@@ -136,6 +185,23 @@ const std::vector<Directive>& directives() {
                  },
                  [](const Config& c) { return c.logfile; }});
     d.push_back(int_directive("hz", &Config::hz, 1, 500, true));
+    d.push_back(int64_directive("node-id", &Config::node_id, 1, INT64_MAX, false));
+    d.push_back(int_directive("raft-port", &Config::raft_port, 0, 65535, false));
+    d.push_back(string_directive("cluster-peers", &Config::cluster_peers, false));
+    d.push_back(string_directive("cluster-id", &Config::cluster_id, false));
+    d.push_back(string_directive("cluster-secret", &Config::cluster_secret, false));
+    d.push_back(int_directive("election-timeout", &Config::election_timeout, 20, 600000, false));
+    d.push_back(int_directive("heartbeat-interval", &Config::heartbeat_interval, 5, 60000, false));
+    d.push_back(enum_directive("read-consistency", &Config::read_consistency,
+                               {"linearizable", "lease", "stale", "log"}, true));
+    d.push_back(
+        enum_directive("follower-mode", &Config::follower_mode, {"proxy", "redirect"}, true));
+    d.push_back(enum_directive("raft-fsync", &Config::raft_fsync, {"always", "never"}, false));
+    d.push_back(
+        memory_directive("raft-log-segment-size", &Config::raft_log_segment_size, 4096, false));
+    d.push_back(
+        int64_directive("snapshot-log-entries", &Config::snapshot_log_entries, 1, INT64_MAX, true));
+    d.push_back(bool_directive("raft-repair", &Config::raft_repair, false));
     d.push_back(fixed_directive("save", "",
                                 "kvraft snapshots through its Raft log (snapshot thresholds), "
                                 "not save points"));

@@ -38,6 +38,22 @@ struct Config {
   // Background work frequency (active expiry, rehashing, client timeouts), per second.
   int hz = 10;
 
+  // Replication (see src/replication.h). A node with no cluster-peers is a
+  // one-node cluster: its writes still go through its own durable Raft log.
+  int64_t node_id = 1;
+  int raft_port = 0;          // 0: client port + 10000
+  std::string cluster_peers;  // "1@127.0.0.1:7101:7001,2@127.0.0.1:7102:7002,..."
+  std::string cluster_id = "kvraft";
+  std::string cluster_secret;                     // shared by all members; empty: none
+  int election_timeout = 300;                     // ms; followers wait [T, 2T) before campaigning
+  int heartbeat_interval = 50;                    // ms
+  std::string read_consistency = "linearizable";  // linearizable|lease|stale|log
+  std::string follower_mode = "proxy";            // proxy|redirect
+  std::string raft_fsync = "always";              // always|never
+  int64_t raft_log_segment_size = 64LL * 1024 * 1024;
+  int64_t snapshot_log_entries = 100000;  // snapshot after this many applied entries
+  bool raft_repair = false;               // cut corrupt log/snapshot state at startup
+
   // Where the configuration came from (for INFO and CONFIG REWRITE-less setups).
   std::string config_file;
   std::string executable;

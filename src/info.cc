@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "src/client.h"
+#include "src/replication.h"
 #include "src/server.h"
 #include "storage/keyspace.h"
 
@@ -112,7 +113,8 @@ void persistence_section(Server& s, std::string& out) {
   out += "# Persistence\r\n";
   field(out, "loading", static_cast<uint64_t>(0));
   field(out, "rdb_changes_since_last_save", s.stats().dirty);
-  field(out, "rdb_bgsave_in_progress", static_cast<uint64_t>(0));
+  for (const auto& [k, v] : s.replication().persistence_fields())
+    field(out, k, v);
   field(out, "aof_enabled", static_cast<uint64_t>(0));
 }
 
@@ -132,10 +134,29 @@ void stats_section(Server& s, std::string& out) {
   field(out, "total_protocol_errors", st.protocol_errors);
 }
 
-void replication_section(Server&, std::string& out) {
+// Redis's replication fields, mapped onto Raft roles so dashboards that
+// read role/master_host show the leader.
+void replication_section(Server& s, std::string& out) {
+  Replication& r = s.replication();
   out += "# Replication\r\n";
-  field(out, "role", std::string("master"));
-  field(out, "connected_slaves", static_cast<uint64_t>(0));
+  if (r.is_leader()) {
+    field(out, "role", std::string("master"));
+    field(out, "connected_slaves", static_cast<uint64_t>(r.peers().size() - 1));
+  } else {
+    std::string addr = r.leader_client_address();
+    size_t colon = addr.rfind(':');
+    field(out, "role", std::string("slave"));
+    field(out, "master_host", colon == std::string::npos ? std::string() : addr.substr(0, colon));
+    field(out, "master_port",
+          colon == std::string::npos ? std::string("0") : addr.substr(colon + 1));
+    field(out, "master_link_status", std::string(addr.empty() ? "down" : "up"));
+  }
+}
+
+void raft_section(Server& s, std::string& out) {
+  out += "# Raft\r\n";
+  for (const auto& [k, v] : s.replication().info_fields())
+    field(out, k, v);
 }
 
 void cpu_section(Server&, std::string& out) {
@@ -170,10 +191,11 @@ struct Section {
 };
 
 constexpr Section kSections[] = {
-    {"server", true, server_section}, {"clients", true, clients_section},
-    {"memory", true, memory_section}, {"persistence", true, persistence_section},
-    {"stats", true, stats_section},   {"replication", true, replication_section},
-    {"cpu", true, cpu_section},       {"keyspace", true, keyspace_section},
+    {"server", true, server_section},     {"clients", true, clients_section},
+    {"memory", true, memory_section},     {"persistence", true, persistence_section},
+    {"stats", true, stats_section},       {"replication", true, replication_section},
+    {"cpu", true, cpu_section},           {"raft", true, raft_section},
+    {"keyspace", true, keyspace_section},
 };
 
 bool eq(std::string_view a, std::string_view b) {

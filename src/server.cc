@@ -11,6 +11,7 @@
 
 #include "src/client.h"
 #include "src/log.h"
+#include "src/replication.h"
 #include "storage/keyspace.h"
 
 namespace kvraft {
@@ -136,6 +137,10 @@ Server::Server(Config config)
 
 Server::~Server() = default;
 
+void Server::replace_keyspace(std::unique_ptr<storage::Keyspace> keyspace) {
+  keyspace_ = std::move(keyspace);
+}
+
 Client* Server::find_client(uint64_t id) {
   auto it = clients_.find(id);
   return it == clients_.end() ? nullptr : it->second.get();
@@ -154,41 +159,39 @@ void Server::execute(Client& client, const resp::Argv& argv) {
       size_t room = 128 - args.size();
       args += "'" + std::string(argv[i].substr(0, room)) + "' ";
     }
-    client.reply.error("ERR unknown command '" + std::string(argv[0].substr(0, 128)) +
-                       "', with args beginning with: " + args);
+    client.reply_in_order([&](resp::ReplyWriter& w) {
+      w.error("ERR unknown command '" + std::string(argv[0].substr(0, 128)) +
+              "', with args beginning with: " + args);
+    });
     return;
   }
   int argc = static_cast<int>(argv.size());
   if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
-    client.reply.error(wrong_arity_error(spec->name));
+    client.reply_in_order([&](resp::ReplyWriter& w) { w.error(wrong_arity_error(spec->name)); });
     return;
   }
   if (!config_.requirepass.empty() && !client.authenticated && !(spec->flags & kCmdNoAuth)) {
-    client.reply.error("NOAUTH Authentication required.");
+    client.reply_in_order([](resp::ReplyWriter& w) { w.error("NOAUTH Authentication required."); });
     return;
   }
   client.last_command = spec->name;
   stats_.commands_processed++;
+  // Routing by flags: writes and reads go through the replicated state;
+  // connection commands run here, queued behind any reply still waiting.
   if (spec->flags & kCmdWrite) {
-    execute_write(*spec, client.db, argv, client.reply);
+    replication_->write(client, *spec, argv);
     return;
   }
-  ExecContext ctx{*keyspace_, client.db, unix_time_ms(), argv, client.reply, spec};
-  if (spec->flags & kCmdConnection) {
+  if (spec->flags & kCmdReadonly) {
+    replication_->read(client, *spec, argv);
+    return;
+  }
+  client.reply_in_order([&](resp::ReplyWriter& w) {
+    ExecContext ctx{*keyspace_, client.db, unix_time_ms(), argv, w, spec};
     ctx.server = this;
     ctx.client = &client;
-  }
-  spec->handler(ctx);
-}
-
-void Server::execute_write(const CommandSpec& spec, int db, std::span<const std::string_view> argv,
-                           resp::ReplyWriter& reply) {
-  // Single node: the record (time, db, argv) is applied at once. The
-  // replicated log replaces this with propose -> commit -> apply, running the
-  // same handler with the same inputs on every replica.
-  ExecContext ctx{*keyspace_, db, next_write_time_ms(), argv, reply, &spec};
-  spec.handler(ctx);
-  stats_.dirty += static_cast<uint64_t>(ctx.dirty);
+    spec->handler(ctx);
+  });
 }
 
 void Server::on_client_output(Client& client) {
@@ -230,7 +233,8 @@ void Server::flush_client(Client& client) {
       return;
     }
   }
-  if (client.close_after_reply) close_client(client);
+  // QUIT / a protocol error: close once every reply, waiting ones included, is out.
+  if (client.close_after_reply && !client.has_pending_replies()) close_client(client);
 }
 
 void Server::flush_pending_clients() {
@@ -333,7 +337,19 @@ void Server::on_cron(uv_timer_t* timer) {
 }
 
 void Server::on_flush(uv_check_t* check) {
-  static_cast<Server*>(check->data)->flush_pending_clients();
+  static_cast<Server*>(check->data)->end_of_iteration();
+}
+
+void Server::on_prepare(uv_prepare_t* prepare) {
+  static_cast<Server*>(prepare->data)->end_of_iteration();
+}
+
+// Runs after the loop's I/O callbacks and again before it blocks: start the
+// Raft work this iteration made due (read barriers, the next Ready batch),
+// then write every client's accumulated replies.
+void Server::end_of_iteration() {
+  if (replication_) replication_->on_loop_iteration();
+  flush_pending_clients();
 }
 
 void Server::on_signal(uv_signal_t* handle, int signum) {
@@ -376,11 +392,9 @@ void Server::active_expire_cycle() {
   // time budget of a quarter of the cron period. The deletions are writes of
   // the internal KVRAFT.EXPIRE-KEYS command, so in a cluster only the leader
   // decides and every replica applies the same deletions.
-  const CommandSpec* expire_keys = commands_->find("kvraft.expire-keys");
-  if (!expire_keys) return;
+  if (!replication_->is_leader()) return;
   int64_t budget_us = 250000 / config_.hz;
   int64_t start = unix_time_us();
-  resp::ReplyWriter discard;
   for (int db = 0; db < config_.databases; ++db) {
     while (unix_time_us() - start < budget_us) {
       std::vector<std::string> expired;
@@ -391,8 +405,7 @@ void Server::active_expire_cycle() {
         argv.push_back("KVRAFT.EXPIRE-KEYS");
         for (const auto& k : expired)
           argv.push_back(k);
-        execute_write(*expire_keys, db, argv, discard);
-        discard.clear();
+        if (!replication_->propose_internal(db, argv)) return;
       }
       if (sampled == 0 || expired.size() * 4 <= sampled) break;
     }
@@ -414,14 +427,24 @@ void Server::print_banner() {
     binds += (binds.empty() ? "" : " ") + b;
   KV_LOG_NOTICE("Client port %d on %s, data directory %s, %d databases", config_.port,
                 binds.c_str(), config_.dir.c_str(), config_.databases);
-  KV_LOG_WARNING("Single-node mode: replication is not built yet; writes are held in memory only");
 }
 
 int Server::run() {
   print_banner();
   std::string error;
+  replication_ = std::make_unique<Replication>(*this);
+  if (!replication_->start(&error)) {
+    KV_LOG_WARNING("%s", error.c_str());
+    replication_->stop();
+    uv_run(loop_, UV_RUN_DEFAULT);  // let closing handles finish
+    return 1;
+  }
   if (!listen_all(&error)) {
     KV_LOG_WARNING("%s", error.c_str());
+    replication_->stop();
+    for (auto& l : listeners_)
+      uv_close(reinterpret_cast<uv_handle_t*>(l.get()), nullptr);
+    uv_run(loop_, UV_RUN_DEFAULT);
     return 1;
   }
   uv_timer_init(loop_, &cron_timer_);
@@ -430,6 +453,9 @@ int Server::run() {
   uv_check_init(loop_, &flush_check_);
   flush_check_.data = this;
   uv_check_start(&flush_check_, on_flush);
+  uv_prepare_init(loop_, &flush_prepare_);
+  flush_prepare_.data = this;
+  uv_prepare_start(&flush_prepare_, on_prepare);
   uv_signal_init(loop_, &sigint_);
   sigint_.data = this;
   uv_signal_start(&sigint_, on_signal, SIGINT);
@@ -451,6 +477,8 @@ int Server::run() {
     uv_close(reinterpret_cast<uv_handle_t*>(l.get()), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&flush_prepare_), nullptr);
+  replication_->stop();
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_run(loop_, UV_RUN_DEFAULT);

@@ -26,6 +26,7 @@ namespace storage {
 class Keyspace;
 }
 class Client;
+class Replication;
 
 // Counters INFO stats reports (Redis's field names in comments).
 struct ServerStats {
@@ -53,6 +54,9 @@ class Server {
 
   Config& config() { return config_; }
   storage::Keyspace& keyspace() { return *keyspace_; }
+  // Swaps in a keyspace loaded from a snapshot (the old one is freed).
+  void replace_keyspace(std::unique_ptr<storage::Keyspace> keyspace);
+  Replication& replication() { return *replication_; }
   const CommandTable& commands() const { return *commands_; }
   ServerStats& stats() { return stats_; }
   uv_loop_t* loop() { return loop_; }
@@ -68,11 +72,6 @@ class Server {
   // authentication, then routes by the command's flags.
   void execute(Client& client, const resp::Argv& argv);
 
-  // Applies a write as the replicated log would: with a deterministic time,
-  // the given db and argv. Replies into `reply`. Single node: immediate.
-  void execute_write(const CommandSpec& spec, int db, std::span<const std::string_view> argv,
-                     resp::ReplyWriter& reply);
-
   // Called by client I/O code.
   void on_client_output(Client& client);  // schedules a flush this iteration
   void close_client(Client& client);      // idempotent; frees after the handle closes
@@ -85,11 +84,13 @@ class Server {
   static void on_connection(uv_stream_t* listener, int status);
   static void on_cron(uv_timer_t* timer);
   static void on_flush(uv_check_t* check);
+  static void on_prepare(uv_prepare_t* prepare);
   static void on_signal(uv_signal_t* handle, int signum);
 
   bool listen_all(std::string* error);
   void cron();
   void active_expire_cycle();
+  void end_of_iteration();
   void flush_pending_clients();
   void flush_client(Client& client);
   void print_banner();
@@ -101,6 +102,8 @@ class Server {
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
   uv_timer_t cron_timer_;
   uv_check_t flush_check_;
+  uv_prepare_t flush_prepare_;
+  std::unique_ptr<Replication> replication_;
   uv_signal_t sigint_;
   uv_signal_t sigterm_;
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;

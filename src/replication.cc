@@ -1,0 +1,947 @@
+// src/replication.cc — see replication.h.
+#include "src/replication.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include "raft/conf_change.h"
+#include "src/client.h"
+#include "src/config.h"
+#include "src/leader_proxy.h"
+#include "src/log.h"
+#include "src/peer_transport.h"
+#include "src/server.h"
+#include "src/write_record.h"
+#include "storage/keyspace.h"
+
+namespace kvraft {
+
+namespace {
+
+constexpr std::string_view kTryAgainNotCommitted =
+    "TRYAGAIN the write was not committed: leadership changed before it was replicated; it was "
+    "not applied and is safe to retry";
+constexpr std::string_view kUnknownOutcome =
+    "ERR write outcome unknown: leadership changed before it was committed; it may or may not "
+    "have been applied";
+constexpr std::string_view kNoLeader = "CLUSTERDOWN No Raft leader is known; retry later";
+
+std::string error_bytes(std::string_view message) {
+  resp::ReplyWriter w;
+  w.error(message);
+  return std::string(w.buffer());
+}
+
+bool parse_port(std::string_view s, int* out) {
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0 || v > 65535) return false;
+  *out = v;
+  return true;
+}
+
+// Redis Cluster's key slot: CRC16 (XMODEM) of the key or of its {hash tag}.
+uint16_t crc16(std::string_view s) {
+  uint16_t crc = 0;
+  for (unsigned char c : s) {
+    crc ^= static_cast<uint16_t>(c) << 8;
+    for (int i = 0; i < 8; ++i)
+      crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                           : static_cast<uint16_t>(crc << 1);
+  }
+  return crc;
+}
+
+}  // namespace
+
+uint16_t key_hash_slot(std::string_view key) {
+  size_t open = key.find('{');
+  if (open != std::string_view::npos) {
+    size_t close = key.find('}', open + 1);
+    if (close != std::string_view::npos && close > open + 1)
+      key = key.substr(open + 1, close - open - 1);
+  }
+  return crc16(key) & 16383;
+}
+
+bool parse_cluster_peers(const std::string& text, std::vector<PeerConfig>* out,
+                         std::string* error) {
+  out->clear();
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = text.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (item.empty()) continue;
+    // id@host:raft_port[:client_port]
+    size_t at = item.find('@');
+    PeerConfig p;
+    uint64_t id = 0;
+    if (at == std::string::npos ||
+        std::from_chars(item.data(), item.data() + at, id).ptr != item.data() + at || id == 0) {
+      *error = "cluster-peers: '" + item + "' is not id@host:raft-port[:client-port]";
+      return false;
+    }
+    p.id = id;
+    std::string rest = item.substr(at + 1);
+    size_t c1 = rest.find(':');
+    if (c1 == std::string::npos) {
+      *error = "cluster-peers: '" + item + "' has no raft port";
+      return false;
+    }
+    p.host = rest.substr(0, c1);
+    std::string ports = rest.substr(c1 + 1);
+    size_t c2 = ports.find(':');
+    std::string raft_port = ports.substr(0, c2);
+    if (!parse_port(raft_port, &p.raft_port) ||
+        (c2 != std::string::npos && !parse_port(ports.substr(c2 + 1), &p.client_port))) {
+      *error = "cluster-peers: '" + item + "' has an invalid port";
+      return false;
+    }
+    for (const auto& q : *out)
+      if (q.id == p.id) {
+        *error = "cluster-peers: node id " + std::to_string(p.id) + " appears twice";
+        return false;
+      }
+    out->push_back(p);
+  }
+  return true;
+}
+
+Replication::Replication(Server& server)
+    : server_(server), config_(server.config()), snapshotter_(server.loop()) {
+  disk_req_.data = this;
+  tick_timer_.data = this;
+}
+
+Replication::~Replication() {
+  stop();
+}
+
+bool Replication::start(std::string* error) {
+  self_id_ = static_cast<raft::NodeId>(config_.node_id);
+  if (!parse_cluster_peers(config_.cluster_peers, &peers_, error)) return false;
+  if (peers_.empty()) {
+    peers_.push_back({self_id_, "127.0.0.1", 0, config_.port});
+  } else if (std::none_of(peers_.begin(), peers_.end(),
+                          [&](const PeerConfig& p) { return p.id == self_id_; })) {
+    *error = "node-id " + std::to_string(self_id_) + " is not listed in cluster-peers";
+    return false;
+  }
+  for (auto& p : peers_)
+    if (p.id == self_id_ && p.client_port == 0) p.client_port = config_.port;
+  read_consistency_ = config_.read_consistency == "lease"   ? ReadConsistency::kLease
+                      : config_.read_consistency == "stale" ? ReadConsistency::kStale
+                      : config_.read_consistency == "log"   ? ReadConsistency::kLog
+                                                            : ReadConsistency::kLinearizable;
+  follower_mode_ =
+      config_.follower_mode == "redirect" ? FollowerMode::kRedirect : FollowerMode::kProxy;
+
+  // Durable state.
+  storage::RaftStorageOptions options;
+  options.dir = config_.dir;
+  options.segment_size = static_cast<uint64_t>(config_.raft_log_segment_size);
+  options.fsync_mode =
+      config_.raft_fsync == "never" ? storage::FsyncMode::kNever : storage::FsyncMode::kAlways;
+  options.repair = config_.raft_repair;
+  storage::RecoveryInfo info;
+  try {
+    storage_ = storage::RaftStorage::open(options, &info);
+  } catch (const std::exception& e) {
+    *error = std::string("cannot open the Raft state in '") + config_.dir + "': " + e.what();
+    return false;
+  }
+  for (const auto& w : info.warnings)
+    KV_LOG_WARNING("Raft storage: %s", w.c_str());
+  if (config_.raft_fsync == "never")
+    KV_LOG_WARNING("raft-fsync is 'never': acknowledged writes can be lost on power failure");
+
+  if (!info.snapshot_path.empty()) {
+    try {
+      LoadedSnapshot loaded = load_snapshot(info.snapshot_path, config_.databases);
+      KV_LOG_NOTICE("Loaded snapshot %s: %llu keys, raft index %llu term %llu, in %.3f s",
+                    info.snapshot_path.c_str(), static_cast<unsigned long long>(loaded.keys),
+                    static_cast<unsigned long long>(info.snapshot_meta.index),
+                    static_cast<unsigned long long>(info.snapshot_meta.term),
+                    static_cast<double>(loaded.load_us) / 1e6);
+      server_.replace_keyspace(std::move(loaded.keyspace));
+      last_save_time_s_ = loaded.ctime_s;
+    } catch (const std::exception& e) {
+      *error = std::string("cannot load snapshot: ") + e.what();
+      return false;
+    }
+    applied_ = info.snapshot_meta.index;
+    applied_term_ = info.snapshot_meta.term;
+    snapshot_index_ = info.snapshot_meta.index;
+  }
+
+  // A brand-new member of the configured cluster writes the bootstrap
+  // entries every initial member writes, so all logs start identical.
+  if (storage_->hard_state().term == 0 && storage_->last_index() == 0 &&
+      storage_->snapshot_meta().index == 0) {
+    std::vector<raft::NodeId> voters;
+    for (const auto& p : peers_)
+      voters.push_back(p.id);
+    std::sort(voters.begin(), voters.end());
+    raft::Ready boot;
+    boot.entries = raft::bootstrap_entries(voters);
+    boot.hard_state = raft::HardState{1, raft::kNoNode, static_cast<raft::Index>(voters.size())};
+    try {
+      auto batch = storage_->prepare(boot);
+      batch.conf = raft::ConfState{voters, {}};
+      batch.save_commit = true;
+      storage_->persist(batch);
+      storage_->publish(batch);
+    } catch (const std::exception& e) {
+      *error = std::string("cannot bootstrap the Raft log: ") + e.what();
+      return false;
+    }
+    KV_LOG_NOTICE("Bootstrapped a new cluster of %zu voter(s) in %s", voters.size(),
+                  config_.dir.c_str());
+  } else {
+    KV_LOG_NOTICE("Raft state: term %llu, log %llu..%llu, snapshot at %llu (opened in %.3f s)",
+                  static_cast<unsigned long long>(storage_->hard_state().term),
+                  static_cast<unsigned long long>(storage_->first_index()),
+                  static_cast<unsigned long long>(storage_->last_index()),
+                  static_cast<unsigned long long>(storage_->snapshot_meta().index),
+                  static_cast<double>(info.micros) / 1e6);
+  }
+
+  raft::Config rc;
+  rc.id = self_id_;
+  rc.election_tick = std::max(2, config_.election_timeout / tick_ms_);
+  rc.heartbeat_tick = std::max(1, config_.heartbeat_interval / tick_ms_);
+  if (rc.heartbeat_tick >= rc.election_tick) rc.heartbeat_tick = std::max(1, rc.election_tick / 2);
+  rc.seed = self_id_ * 0x9E3779B97F4A7C15ULL ^ static_cast<uint64_t>(unix_time_us()) ^
+            static_cast<uint64_t>(getpid());
+  rc.read_only = read_consistency_ == ReadConsistency::kLease ? raft::ReadOnlyOption::kLeaseBased
+                                                              : raft::ReadOnlyOption::kSafe;
+  try {
+    node_ = std::make_unique<raft::Node>(rc, *storage_);
+  } catch (const std::exception& e) {
+    *error = std::string("cannot start the Raft node: ") + e.what();
+    return false;
+  }
+
+  if (peers_.size() > 1) {
+    TransportOptions topts;
+    topts.self = self_id_;
+    topts.cluster_id = config_.cluster_id;
+    topts.secret = config_.cluster_secret;
+    const PeerConfig* me = nullptr;
+    for (const auto& p : peers_)
+      if (p.id == self_id_) me = &p;
+    topts.bind_host = me->host;
+    topts.port = config_.raft_port ? config_.raft_port : me->raft_port;
+    transport_ = std::make_unique<PeerTransport>(server_.loop(), topts, [this](raft::Message m) {
+      if (stopped_ || !node_) return;
+      node_->step(m);
+    });
+    if (!transport_->listen(error)) return false;
+    update_transport_peers();
+  }
+  proxy_ = std::make_unique<LeaderProxy>(
+      server_.loop(), config_,
+      [this](uint64_t client, uint64_t slot, std::string_view b) { answer(client, slot, b); });
+
+  uv_timer_init(server_.loop(), &tick_timer_);
+  uv_timer_start(&tick_timer_, on_tick, static_cast<uint64_t>(tick_ms_),
+                 static_cast<uint64_t>(tick_ms_));
+  tick_started_ = true;
+  // A lone voter need not wait out an election timeout to lead.
+  const raft::ConfState& conf = node_->conf_state();
+  if (conf.voters.size() == 1 && conf.voters[0] == self_id_) node_->campaign();
+  process_ready();
+  return true;
+}
+
+void Replication::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (tick_started_) {
+    uv_timer_stop(&tick_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
+    tick_started_ = false;
+  }
+  snapshotter_.abort();
+  if (transport_) transport_->close();
+  if (proxy_) proxy_->close();
+}
+
+void Replication::update_transport_peers() {
+  if (!transport_) return;
+  const raft::ConfState& conf = node_->conf_state();
+  std::vector<PeerAddress> addrs;
+  auto add = [&](raft::NodeId id) {
+    if (id == self_id_) return;
+    for (const auto& p : peers_)
+      if (p.id == id) addrs.push_back({p.id, p.host, p.raft_port});
+  };
+  for (auto id : conf.voters)
+    add(id);
+  for (auto id : conf.learners)
+    add(id);
+  transport_->set_peers(std::move(addrs));
+}
+
+void Replication::on_tick(uv_timer_t* timer) {
+  static_cast<Replication*>(timer->data)->tick();
+}
+
+void Replication::tick() {
+  if (stopped_) return;
+  node_->tick();
+  int64_t now = unix_time_ms();
+  // Reads whose barrier never came (leadership moved): let the client retry.
+  int64_t read_timeout = 4LL * config_.election_timeout;
+  std::vector<uint64_t> late;
+  for (auto& [id, batch] : read_batches_)
+    if (!batch.confirmed && now - batch.started_ms > read_timeout) late.push_back(id);
+  for (uint64_t id : late)
+    fail_read_batch(id, error_bytes("TRYAGAIN read barrier timed out (leadership changed); retry"));
+  // Writes proposed by a leader that lost leadership and that no applied
+  // entry has resolved within the timeout: their outcome is unknown.
+  if (!is_leader()) {
+    int64_t unknown_timeout = 10LL * config_.election_timeout;
+    std::string err = error_bytes(kUnknownOutcome);
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (now - it->second.proposed_ms > unknown_timeout) {
+        answer(it->second.client_id, it->second.slot, err);
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  process_ready();
+}
+
+bool Replication::is_leader() const {
+  return node_ && node_->role() == raft::Role::kLeader;
+}
+
+raft::NodeId Replication::leader_id() const {
+  return node_ ? node_->leader() : raft::kNoNode;
+}
+
+std::string Replication::leader_client_address() const {
+  raft::NodeId lead = leader_id();
+  for (const auto& p : peers_)
+    if (p.id == lead && lead != raft::kNoNode && p.client_port)
+      return p.host + ":" + std::to_string(p.client_port);
+  return {};
+}
+
+std::string Replication::encode_record(int db, const std::vector<std::string_view>& argv) {
+  std::string out;
+  encode_write_record(server_.next_write_time_ms(), static_cast<uint32_t>(db), {argv}, &out);
+  return out;
+}
+
+void Replication::write(Client& client, const CommandSpec& spec, const resp::Argv& argv) {
+  if (!failure_.empty()) {
+    client.reply_in_order([&](resp::ReplyWriter& w) {
+      w.error("MISCONF kvraft cannot persist its Raft log, writes are refused: " + failure_);
+    });
+    return;
+  }
+  if (!is_leader()) {
+    follower_route(client, spec, argv);
+    return;
+  }
+  raft::ProposeResult r = node_->propose(encode_record(client.db, {argv.begin(), argv.end()}));
+  if (r.status == raft::Status::kOk) {
+    uint64_t slot = client.reserve_reply();
+    waiters_[r.index] = {client.id(), slot, r.term, client.reply.protocol(), unix_time_ms()};
+    client.last_write_index = r.index;
+    return;
+  }
+  if (r.status == raft::Status::kNotLeader) {
+    follower_route(client, spec, argv);
+    return;
+  }
+  std::string msg = r.status == raft::Status::kTransferring
+                        ? "TRYAGAIN leadership transfer in progress; retry"
+                        : std::string("ERR proposal refused: ") + raft::to_string(r.status);
+  client.reply_in_order([&](resp::ReplyWriter& w) { w.error(msg); });
+}
+
+bool Replication::propose_internal(int db, const std::vector<std::string_view>& argv) {
+  if (!is_leader() || !failure_.empty()) return false;
+  return node_->propose(encode_record(db, argv)).status == raft::Status::kOk;
+}
+
+void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv& argv) {
+  auto run_now = [&]() {
+    client.reply_in_order([&](resp::ReplyWriter& w) {
+      ExecContext ctx{server_.keyspace(), client.db, unix_time_ms(), argv, w, &spec};
+      spec.handler(ctx);
+    });
+  };
+  if (read_consistency_ == ReadConsistency::kStale) {
+    run_now();
+    return;
+  }
+  if (!is_leader()) {
+    follower_route(client, spec, argv);
+    return;
+  }
+  if (read_consistency_ == ReadConsistency::kLog) {
+    write(client, spec, argv);
+    return;
+  }
+  raft::Index commit = node_->log().committed();
+  bool caught_up = applied_ >= commit && client.last_write_index <= applied_;
+  const raft::ConfState& conf = node_->conf_state();
+  // A lone voter cannot be deposed by anyone, and a lease holder by nobody
+  // within its lease: both may serve from state that includes every commit.
+  bool sole_voter = conf.voters.size() == 1 && conf.voters[0] == self_id_;
+  if (caught_up &&
+      (sole_voter || (read_consistency_ == ReadConsistency::kLease && node_->lease_valid()))) {
+    run_now();
+    return;
+  }
+  PendingRead r;
+  r.client_id = client.id();
+  r.slot = client.reserve_reply();
+  r.spec = &spec;
+  r.argv.assign(argv.begin(), argv.end());
+  r.db = client.db;
+  r.protocol = client.reply.protocol();
+  r.min_index = client.last_write_index;
+  read_batch_.push_back(std::move(r));
+}
+
+void Replication::follower_route(Client& client, const CommandSpec& spec, const resp::Argv& argv) {
+  if (client.name == LeaderProxy::kClientName) {
+    // Forwarded to us by a node that thought we lead: never forward again.
+    client.reply_in_order(
+        [](resp::ReplyWriter& w) { w.error("TRYAGAIN this node is not the Raft leader; retry"); });
+    return;
+  }
+  std::string addr = leader_client_address();
+  if (addr.empty()) {
+    client.reply_in_order([](resp::ReplyWriter& w) { w.error(kNoLeader); });
+    return;
+  }
+  if (follower_mode_ == FollowerMode::kRedirect) {
+    uint16_t slot = spec.first_key > 0 && static_cast<size_t>(spec.first_key) < argv.size()
+                        ? key_hash_slot(argv[static_cast<size_t>(spec.first_key)])
+                        : 0;
+    client.reply_in_order(
+        [&](resp::ReplyWriter& w) { w.error("MOVED " + std::to_string(slot) + " " + addr); });
+    return;
+  }
+  uint64_t slot = client.reserve_reply();
+  proxy_->forward(addr, client.id(), slot, client.db, client.reply.protocol(), argv);
+}
+
+void Replication::answer(uint64_t client_id, uint64_t slot, std::string_view bytes) {
+  Client* c = server_.find_client(client_id);
+  if (!c || c->closing) return;
+  if (c->fill_reply(slot, bytes)) server_.on_client_output(*c);
+}
+
+void Replication::forget_client(uint64_t) {}
+
+void Replication::on_loop_iteration() {
+  if (stopped_ || !node_) return;
+  if (!read_batch_.empty()) start_read_barrier();
+  process_ready();
+}
+
+void Replication::start_read_barrier() {
+  std::vector<PendingRead> reads;
+  reads.swap(read_batch_);
+  if (!is_leader()) {
+    // Lost leadership since these were queued: let the clients retry.
+    std::string err = error_bytes("TRYAGAIN this node stopped being the Raft leader; retry");
+    for (auto& r : reads)
+      answer(r.client_id, r.slot, err);
+    return;
+  }
+  uint64_t id = next_read_context_++;
+  raft::Index commit = node_->log().committed();
+  raft::Status st = node_->read_index(std::to_string(id));
+  if (st != raft::Status::kOk) {
+    std::string err =
+        error_bytes(std::string("TRYAGAIN read barrier refused: ") + raft::to_string(st));
+    for (auto& r : reads)
+      answer(r.client_id, r.slot, err);
+    return;
+  }
+  ReadBatch& batch = read_batches_[id];
+  batch.started_ms = unix_time_ms();
+  batch.remaining = reads.size();
+  batch.reads = std::move(reads);
+  for (size_t i = 0; i < batch.reads.size(); ++i) {
+    PendingRead& r = batch.reads[i];
+    r.need = std::max(commit, r.min_index);
+    read_queue_.emplace(r.need, std::make_pair(id, i));
+  }
+  serve_reads();
+}
+
+void Replication::on_read_state(const raft::ReadState& rs) {
+  uint64_t id = 0;
+  std::from_chars(rs.context.data(), rs.context.data() + rs.context.size(), id);
+  auto it = read_batches_.find(id);
+  if (it == read_batches_.end()) return;
+  ReadBatch& batch = it->second;
+  batch.confirmed = true;
+  batch.confirmed_index = rs.index;
+  for (size_t i = 0; i < batch.reads.size(); ++i) {
+    PendingRead& r = batch.reads[i];
+    if (r.done || !r.executed) continue;  // unexecuted reads are handled when they run
+    if (r.exec_index >= rs.index) {
+      release_read(id, batch, r);
+      if (read_batches_.find(id) == read_batches_.end()) return;  // batch finished
+    } else {
+      r.executed = false;  // ran too early for the confirmed index: run again there
+      r.need = rs.index;
+      read_queue_.emplace(r.need, std::make_pair(id, i));
+    }
+  }
+}
+
+void Replication::process_ready() {
+  while (!stopped_ && !in_ready_ && failure_.empty() && node_->has_ready()) {
+    rd_ = node_->ready();
+    in_ready_ = true;
+    if (rd_.soft_state) on_soft_state(*rd_.soft_state);
+    send_messages(rd_.early_messages);
+    try {
+      batch_ = storage_->prepare(rd_);
+    } catch (const std::exception& e) {
+      on_storage_failure(std::string("preparing a batch: ") + e.what());
+      return;
+    }
+    bool conf_changed = std::any_of(rd_.entries.begin(), rd_.entries.end(), [](const auto& e) {
+      return e.type == raft::EntryType::kConfChange;
+    });
+    if (conf_changed) batch_.conf = node_->conf_state();
+    const raft::HardState& cur = storage_->hard_state();
+    bool needs_disk =
+        !batch_.entries.empty() || !batch_.snapshot_chunks.empty() || batch_.snapshot ||
+        batch_.conf || batch_.compact_up_to || batch_.snapshot_floor ||
+        (batch_.hard_state &&
+         (batch_.hard_state->term != cur.term || batch_.hard_state->vote != cur.vote));
+    if (needs_disk) {
+      // Committed entries this node already holds durably can be applied
+      // while the new batch is on the disk (they are committed, so no
+      // truncation can touch them); only the rest must wait for the fsync.
+      // This saves a whole fsync of latency per write on the leader.
+      if (!rd_.snapshot && batch_.snapshot_chunks.empty()) {
+        raft::Index durable = storage_->last_index();
+        size_t n = 0;
+        while (n < rd_.committed_entries.size() && rd_.committed_entries[n].index <= durable)
+          ++n;
+        if (n > 0) {
+          std::vector<raft::Entry> early(
+              std::make_move_iterator(rd_.committed_entries.begin()),
+              std::make_move_iterator(rd_.committed_entries.begin() + static_cast<long>(n)));
+          applied_early_ = n;
+          apply_entries(early);
+          serve_reads();
+        }
+      }
+      // One write + one fdatasync for the whole batch, off the loop thread.
+      disk_busy_ = true;
+      disk_error_.clear();
+      uv_queue_work(server_.loop(), &disk_req_, on_disk_work, on_disk_done);
+      return;
+    }
+    try {
+      storage_->persist(batch_);  // nothing that touches the disk
+    } catch (const std::exception& e) {
+      on_storage_failure(e.what());
+      return;
+    }
+    finish_ready();
+  }
+}
+
+void Replication::on_disk_work(uv_work_t* req) {
+  auto* self = static_cast<Replication*>(req->data);
+  try {
+    self->storage_->persist(self->batch_);
+  } catch (const std::exception& e) {
+    self->disk_error_ = e.what();
+  }
+}
+
+void Replication::on_disk_done(uv_work_t* req, int) {
+  auto* self = static_cast<Replication*>(req->data);
+  self->disk_busy_ = false;
+  if (!self->disk_error_.empty()) {
+    self->on_storage_failure(self->disk_error_);
+    return;
+  }
+  if (self->stopped_) return;
+  self->finish_ready();
+  self->process_ready();
+}
+
+void Replication::finish_ready() {
+  storage_->publish(batch_);
+  ++batches_;
+  fsyncs_ += batch_.syncs;
+  if (!batch_.installed_snapshot_path.empty())
+    install_received_snapshot(batch_.installed_snapshot_path);
+  send_messages(rd_.messages);
+  bool conf_changed =
+      std::any_of(rd_.committed_entries.begin(), rd_.committed_entries.end(),
+                  [](const auto& e) { return e.type == raft::EntryType::kConfChange; });
+  // Entries applied before the fsync (see process_ready) are skipped here;
+  // the core still gets the whole Ready back in advance().
+  std::vector<raft::Entry> rest(
+      std::make_move_iterator(rd_.committed_entries.begin() + static_cast<long>(applied_early_)),
+      std::make_move_iterator(rd_.committed_entries.end()));
+  applied_early_ = 0;
+  apply_entries(rest);
+  if (conf_changed) update_transport_peers();
+  for (const auto& rs : rd_.read_states)
+    on_read_state(rs);
+  serve_reads();
+  node_->advance(rd_);
+  in_ready_ = false;
+  rd_ = raft::Ready{};
+  maybe_snapshot();
+}
+
+void Replication::send_messages(std::vector<raft::Message>& messages) {
+  if (!transport_) return;
+  for (const auto& m : messages)
+    if (m.to != self_id_) transport_->send(m);
+}
+
+void Replication::apply_entries(std::vector<raft::Entry>& entries) {
+  for (const auto& e : entries) {
+    apply_entry(e);
+    if (!read_queue_.empty()) serve_reads();
+  }
+}
+
+void Replication::apply_entry(const raft::Entry& e) {
+  applied_ = e.index;
+  applied_term_ = e.term;
+  ++entries_applied_;
+  auto wit = waiters_.find(e.index);
+  std::optional<Waiter> waiter;
+  if (wit != waiters_.end()) {
+    waiter = wit->second;
+    waiters_.erase(wit);
+  }
+  // A waiter whose proposal was replaced by another term's entry: the
+  // proposal can never commit (Log Matching), so it definitely failed.
+  if (waiter && waiter->term != e.term) {
+    answer(waiter->client_id, waiter->slot, error_bytes(kTryAgainNotCommitted));
+    waiter.reset();
+  }
+  if (e.type == raft::EntryType::kConfChange || e.data.empty()) {
+    if (waiter) answer(waiter->client_id, waiter->slot, "+OK\r\n");
+    return;
+  }
+  std::optional<WriteRecord> rec = decode_write_record(e.data);
+  resp::ReplyWriter reply(waiter ? waiter->protocol : 2);
+  if (!rec) {
+    // Checksummed on disk and on the wire, so this is a bug or a version
+    // skew; every replica skips it the same way.
+    KV_LOG_WARNING("Raft: entry %llu (term %llu) is not a valid write record; skipped",
+                   static_cast<unsigned long long>(e.index),
+                   static_cast<unsigned long long>(e.term));
+    reply.error("ERR internal error: malformed replicated record");
+  } else {
+    // Record times never go backwards, even across leaders with skewed clocks.
+    applied_time_ms_ = std::max(applied_time_ms_, rec->time_ms);
+    int db = static_cast<int>(rec->db);
+    if (rec->commands.size() > 1) reply.array_header(static_cast<int64_t>(rec->commands.size()));
+    for (const auto& argv : rec->commands) {
+      const CommandSpec* spec = server_.commands().find(argv[0]);
+      if (!spec || !(spec->flags & (kCmdWrite | kCmdReadonly)) ||
+          !server_.keyspace().valid_db(db)) {
+        reply.error("ERR command in replicated record cannot be applied");
+        continue;
+      }
+      ExecContext ctx{server_.keyspace(), db, applied_time_ms_, argv, reply, spec};
+      spec->handler(ctx);
+      server_.stats().dirty += static_cast<uint64_t>(ctx.dirty);
+    }
+  }
+  if (waiter) answer(waiter->client_id, waiter->slot, reply.buffer());
+}
+
+void Replication::serve_reads() {
+  while (!read_queue_.empty() && read_queue_.begin()->first <= applied_) {
+    auto [batch_id, i] = read_queue_.begin()->second;
+    read_queue_.erase(read_queue_.begin());
+    auto it = read_batches_.find(batch_id);
+    if (it == read_batches_.end()) continue;  // the batch failed
+    ReadBatch& batch = it->second;
+    PendingRead& r = batch.reads[i];
+    if (r.done || r.executed) continue;
+    if (batch.confirmed && batch.confirmed_index > applied_) {
+      r.need = batch.confirmed_index;
+      read_queue_.emplace(r.need, std::make_pair(batch_id, i));
+      continue;
+    }
+    run_read(r);
+    if (batch.confirmed) release_read(batch_id, batch, r);
+  }
+}
+
+void Replication::release_read(uint64_t batch_id, ReadBatch& batch, PendingRead& r) {
+  r.done = true;
+  answer(r.client_id, r.slot, r.result);
+  r.result.clear();
+  if (--batch.remaining == 0) read_batches_.erase(batch_id);
+}
+
+void Replication::fail_read_batch(uint64_t batch_id, const std::string& err) {
+  auto it = read_batches_.find(batch_id);
+  if (it == read_batches_.end()) return;
+  for (auto& r : it->second.reads)
+    if (!r.done) answer(r.client_id, r.slot, err);
+  read_batches_.erase(it);
+}
+
+void Replication::fail_unconfirmed_reads(const std::string& err) {
+  std::vector<uint64_t> ids;
+  for (auto& [id, batch] : read_batches_)
+    if (!batch.confirmed) ids.push_back(id);
+  for (uint64_t id : ids)
+    fail_read_batch(id, err);
+}
+
+void Replication::run_read(PendingRead& r) {
+  r.executed = true;
+  r.exec_index = applied_;
+  std::vector<std::string_view> argv(r.argv.begin(), r.argv.end());
+  resp::ReplyWriter w(r.protocol);
+  ExecContext ctx{server_.keyspace(), r.db, unix_time_ms(), argv, w, r.spec};
+  r.spec->handler(ctx);
+  r.result.assign(w.buffer());
+}
+
+void Replication::on_soft_state(const raft::SoftState& ss) {
+  bool leader_changed = ss.leader != soft_.leader;
+  bool was_leader = soft_.role == raft::Role::kLeader;
+  soft_ = ss;
+  if (leader_changed) {
+    if (ss.leader == raft::kNoNode)
+      KV_LOG_NOTICE("Raft: no leader known (term %llu)",
+                    static_cast<unsigned long long>(node_->term()));
+    else if (ss.leader == self_id_)
+      KV_LOG_NOTICE("Raft: this node (%llu) is the leader for term %llu",
+                    static_cast<unsigned long long>(self_id_),
+                    static_cast<unsigned long long>(node_->term()));
+    else
+      KV_LOG_NOTICE("Raft: node %llu is the leader for term %llu (client address %s)",
+                    static_cast<unsigned long long>(ss.leader),
+                    static_cast<unsigned long long>(node_->term()),
+                    leader_client_address().c_str());
+  }
+  if (was_leader && ss.role != raft::Role::kLeader) {
+    // Read barriers in flight will never be answered by the core.
+    // Barriers in flight will never be confirmed by the core; confirmed
+    // batches stay valid and are still served as entries are applied.
+    fail_unconfirmed_reads(error_bytes("TRYAGAIN this node stopped being the Raft leader; retry"));
+  }
+}
+
+void Replication::on_storage_failure(const std::string& reason) {
+  if (!failure_.empty()) return;
+  failure_ = reason;
+  KV_LOG_WARNING("Raft storage failed, this node stops accepting writes: %s", reason.c_str());
+  // Entries of this node may still commit through the others: unknown outcome.
+  std::string err = error_bytes(kUnknownOutcome);
+  for (auto& [index, w] : waiters_)
+    answer(w.client_id, w.slot, err);
+  waiters_.clear();
+  std::string rerr = error_bytes("TRYAGAIN this node cannot persist its Raft log; retry elsewhere");
+  for (auto& r : read_batch_)
+    answer(r.client_id, r.slot, rerr);
+  read_batch_.clear();
+  while (!read_batches_.empty())
+    fail_read_batch(read_batches_.begin()->first, rerr);
+  read_queue_.clear();
+}
+
+void Replication::install_received_snapshot(const std::string& path) {
+  try {
+    LoadedSnapshot loaded = load_snapshot(path, config_.databases);
+    server_.replace_keyspace(std::move(loaded.keyspace));
+    KV_LOG_NOTICE("Installed snapshot from the leader: raft index %llu, %llu keys",
+                  static_cast<unsigned long long>(loaded.meta.index),
+                  static_cast<unsigned long long>(loaded.keys));
+    applied_ = loaded.meta.index;
+    applied_term_ = loaded.meta.term;
+    snapshot_index_ = loaded.meta.index;
+  } catch (const std::exception& e) {
+    // The storage verified the file before installing it; failing now means
+    // the state machine cannot follow the log any more.
+    on_storage_failure(std::string("loading a received snapshot: ") + e.what());
+    return;
+  }
+  // Entries up to the snapshot were committed, but whose they were is not
+  // known here: the proposals waiting on them have an unknown outcome.
+  std::string err = error_bytes(kUnknownOutcome);
+  for (auto it = waiters_.begin(); it != waiters_.end() && it->first <= applied_;) {
+    answer(it->second.client_id, it->second.slot, err);
+    it = waiters_.erase(it);
+  }
+}
+
+storage::RdbSnapshotInfo Replication::snapshot_info_at_applied() const {
+  storage::RdbSnapshotInfo info;
+  info.meta.index = applied_;
+  info.meta.term = applied_term_;
+  info.meta.conf = node_->conf_state_at(applied_);
+  info.used_mem = 0;
+  info.ctime = unix_time_ms() / 1000;
+  return info;
+}
+
+void Replication::maybe_snapshot() {
+  if (snapshotter_.running() || !failure_.empty() || applied_ <= snapshot_index_) return;
+  if (applied_ - snapshot_index_ < static_cast<uint64_t>(config_.snapshot_log_entries)) return;
+  std::string error;
+  if (!start_background_snapshot(&error))
+    KV_LOG_WARNING("Background snapshot not started: %s", error.c_str());
+}
+
+bool Replication::start_background_snapshot(std::string* error) {
+  if (snapshotter_.running()) {
+    *error = "Background save already in progress";
+    return false;
+  }
+  if (applied_ <= snapshot_index_) {
+    *error = "nothing new to snapshot since raft index " + std::to_string(snapshot_index_);
+    return false;
+  }
+  storage::RdbSnapshotInfo info = snapshot_info_at_applied();
+  raft::SnapshotMeta meta = info.meta;
+  std::string path = storage_->snapshot_path(meta);
+  int64_t started = unix_time_us();
+  bool ok = snapshotter_.start(
+      server_.keyspace(), info, path,
+      [this, meta, started](const SnapshotResult& r) {
+        last_bgsave_ok_ = r.ok;
+        last_fork_us_ = r.fork_us;
+        last_snapshot_us_ = unix_time_us() - started;
+        if (!r.ok) {
+          KV_LOG_WARNING("Background snapshot failed: %s", r.error.c_str());
+          return;
+        }
+        try {
+          if (storage_->install_local_snapshot(meta)) snapshot_index_ = meta.index;
+          last_save_time_s_ = unix_time_ms() / 1000;
+          KV_LOG_NOTICE(
+              "Snapshot at raft index %llu: %llu keys, %llu bytes, fork %.3f ms, "
+              "%.3f s",
+              static_cast<unsigned long long>(meta.index), static_cast<unsigned long long>(r.keys),
+              static_cast<unsigned long long>(r.bytes), static_cast<double>(r.fork_us) / 1e3,
+              static_cast<double>(last_snapshot_us_) / 1e6);
+        } catch (const std::exception& e) {
+          last_bgsave_ok_ = false;
+          KV_LOG_WARNING("Installing snapshot %s failed: %s", r.path.c_str(), e.what());
+        }
+      },
+      error);
+  if (ok)
+    KV_LOG_NOTICE("Background snapshot started at raft index %llu",
+                  static_cast<unsigned long long>(meta.index));
+  return ok;
+}
+
+bool Replication::save_now(std::string* error) {
+  if (snapshotter_.running()) {
+    *error = "Background save already in progress";
+    return false;
+  }
+  if (applied_ <= snapshot_index_) {
+    last_save_time_s_ = unix_time_ms() / 1000;
+    return true;  // the stored snapshot already covers everything applied
+  }
+  storage::RdbSnapshotInfo info = snapshot_info_at_applied();
+  SnapshotResult r =
+      write_snapshot_sync(server_.keyspace(), info, storage_->snapshot_path(info.meta));
+  last_bgsave_ok_ = r.ok;
+  if (!r.ok) {
+    *error = r.error;
+    return false;
+  }
+  try {
+    if (storage_->install_local_snapshot(info.meta)) snapshot_index_ = info.meta.index;
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return false;
+  }
+  last_save_time_s_ = unix_time_ms() / 1000;
+  return true;
+}
+
+std::vector<std::pair<std::string, std::string>> Replication::info_fields() const {
+  std::vector<std::pair<std::string, std::string>> f;
+  auto add = [&](std::string k, std::string v) { f.emplace_back(std::move(k), std::move(v)); };
+  add("node_id", std::to_string(self_id_));
+  add("role", node_ ? raft::to_string(node_->role()) : "none");
+  add("term", std::to_string(node_ ? node_->term() : 0));
+  add("leader_id", std::to_string(leader_id()));
+  add("leader_address", leader_client_address());
+  add("commit_index", std::to_string(node_ ? node_->log().committed() : 0));
+  add("applied_index", std::to_string(applied_));
+  add("log_first_index", std::to_string(storage_ ? storage_->first_index() : 0));
+  add("log_last_index", std::to_string(storage_ ? storage_->last_index() : 0));
+  add("snapshot_index", std::to_string(snapshot_index_));
+  add("read_consistency", config_.read_consistency);
+  add("follower_mode", config_.follower_mode);
+  add("raft_fsync", config_.raft_fsync);
+  add("batches", std::to_string(batches_));
+  add("fsyncs", std::to_string(fsyncs_));
+  add("pending_writes", std::to_string(waiters_.size()));
+  add("storage_failure", failure_);
+  if (node_) {
+    const raft::ConfState& conf = node_->conf_state();
+    std::string voters, learners;
+    for (auto v : conf.voters)
+      voters += (voters.empty() ? "" : ",") + std::to_string(v);
+    for (auto l : conf.learners)
+      learners += (learners.empty() ? "" : ",") + std::to_string(l);
+    add("voters", voters);
+    add("learners", learners);
+    for (const auto& [id, pr] : node_->progress()) {
+      if (id == self_id_) continue;
+      uint64_t last = node_->log().last_index();
+      add("peer" + std::to_string(id),
+          "match=" + std::to_string(pr.match) + ",next=" + std::to_string(pr.next) +
+              ",lag=" + std::to_string(last > pr.match ? last - pr.match : 0));
+    }
+  }
+  if (transport_) {
+    for (const auto& s : transport_->stats())
+      add("link" + std::to_string(s.id), std::string("connected=") + (s.connected ? "yes" : "no") +
+                                             ",inbound=" + (s.inbound ? "yes" : "no") +
+                                             ",sent=" + std::to_string(s.messages_sent) +
+                                             ",received=" + std::to_string(s.messages_received) +
+                                             ",dropped=" + std::to_string(s.dropped));
+  }
+  return f;
+}
+
+std::vector<std::pair<std::string, std::string>> Replication::persistence_fields() const {
+  return {
+      {"rdb_bgsave_in_progress", snapshotter_.running() ? "1" : "0"},
+      {"rdb_last_save_time", std::to_string(last_save_time_s_)},
+      {"rdb_last_bgsave_status", last_bgsave_ok_ ? "ok" : "err"},
+      {"rdb_last_bgsave_time_sec", std::to_string(last_snapshot_us_ / 1000000)},
+      {"latest_fork_usec", std::to_string(last_fork_us_)},
+      {"raft_snapshot_index", std::to_string(snapshot_index_)},
+  };
+}
+
+}  // namespace kvraft

@@ -1,0 +1,256 @@
+// src/replication.h — the driver that puts the keyspace behind the Raft log.
+//
+// Every node, even a lone one, runs a raft::Node. This class feeds it
+// (ticks, peer messages, client writes as proposals, read barriers) and
+// carries out each Ready batch in the order raft/node.h prescribes:
+//
+//   early messages -> persist on the disk thread (one write + one fdatasync
+//   for everything the batch holds: group commit) -> publish to the storage
+//   mirror -> messages that promise durability -> apply committed entries
+//   to the keyspace and answer the clients waiting on them -> serve reads
+//   whose barrier is reached -> advance.
+//
+// Only one batch is on the disk at a time; proposals that arrive meanwhile
+// pile up in the core and go out together in the next batch, which is what
+// makes the fsync cost per write shrink as load grows.
+//
+// Client replies. A client's commands are answered strictly in order. A
+// command that cannot be answered at once (a write waiting for commit, a
+// read waiting for its barrier, a command forwarded to the leader) reserves
+// a slot in the client's reply queue (Client::reserve_reply); everything the
+// client sends after it is queued behind it. The reply computed when the
+// entry is applied fills the slot.
+//
+// Writes whose outcome is unknown. A write proposed by a leader that loses
+// leadership may or may not commit. The driver keeps waiting: if the entry
+// at that index is applied with the proposal's term, the write took effect
+// and the client gets the real reply; if another term's entry is applied
+// there, the write was discarded and the client gets -TRYAGAIN (safe to
+// retry); if neither happens within the unknown-outcome timeout, the client
+// gets an error saying the outcome is unknown. Never a false +OK.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "raft/node.h"
+#include "resp/parser.h"
+#include "src/command.h"
+#include "src/snapshot.h"
+#include "storage/raft_storage.h"
+
+namespace kvraft {
+
+class Server;
+class Client;
+class PeerTransport;
+class LeaderProxy;
+struct Config;
+
+// How reads are served (the `read-consistency` directive).
+enum class ReadConsistency {
+  kLinearizable,  // leader confirms leadership with a heartbeat quorum (batched ReadIndex)
+  kLease,         // leader serves locally while its CheckQuorum lease holds
+  kStale,         // any node serves its own state at once
+  kLog,           // every read goes through the log like a write
+};
+
+// What a follower does with commands that need the leader (`follower-mode`).
+enum class FollowerMode { kProxy, kRedirect };
+
+// One member as configured in `cluster-peers` (id@host:raft_port:client_port).
+struct PeerConfig {
+  raft::NodeId id = raft::kNoNode;
+  std::string host;
+  int raft_port = 0;
+  int client_port = 0;  // 0: unknown (cannot redirect/proxy to it)
+};
+
+// Parses "1@127.0.0.1:7101:7001,2@..." ; false with *error on bad syntax.
+bool parse_cluster_peers(const std::string& text, std::vector<PeerConfig>* out, std::string* error);
+
+class Replication {
+ public:
+  explicit Replication(Server& server);
+  ~Replication();
+  Replication(const Replication&) = delete;
+  Replication& operator=(const Replication&) = delete;
+
+  // Opens the node's durable state, loads its snapshot into the server's
+  // keyspace, builds the Raft node (bootstrapping a brand-new cluster from
+  // the configured peers), starts the peer transport and the tick timer.
+  bool start(std::string* error);
+  // Stops timers, the transport and any snapshot child; waits for a batch
+  // on the disk to finish. Idempotent.
+  void stop();
+
+  // Client commands, in request order (Server::execute routes by flags).
+  // `argv` is only valid during the call.
+  void write(Client& client, const CommandSpec& spec, const resp::Argv& argv);
+  void read(Client& client, const CommandSpec& spec, const resp::Argv& argv);
+  // A write the server itself originates (active expiry). Leader only;
+  // returns false elsewhere. Nobody waits for its reply.
+  bool propose_internal(int db, const std::vector<std::string_view>& argv);
+
+  // Runs the Raft machinery that became due during this loop iteration:
+  // starts the batched read barrier, takes the next Ready.
+  void on_loop_iteration();
+
+  // A client is going away: forget its waiting replies.
+  void forget_client(uint64_t client_id);
+
+  // SAVE / BGSAVE: snapshot the keyspace at the applied index.
+  bool start_background_snapshot(std::string* error);
+  bool save_now(std::string* error);
+
+  bool is_leader() const;
+  raft::NodeId leader_id() const;
+  // The leader's client address "host:port", "" if unknown.
+  std::string leader_client_address() const;
+  // INFO raft body (without the section header) and RAFT.INFO pairs.
+  std::vector<std::pair<std::string, std::string>> info_fields() const;
+  // INFO persistence fields owned by the snapshot machinery.
+  std::vector<std::pair<std::string, std::string>> persistence_fields() const;
+  int64_t last_save_time() const { return last_save_time_s_; }
+  FollowerMode follower_mode() const { return follower_mode_; }
+  // The configured members (for CLUSTER commands).
+  const std::vector<PeerConfig>& peers() const { return peers_; }
+  raft::NodeId self_id() const { return self_id_; }
+  raft::Index applied_index() const { return applied_; }
+  // Non-empty once the storage failed: writes are refused with this reason.
+  const std::string& failure() const { return failure_; }
+
+ private:
+  struct Waiter {  // a client waiting for the entry it proposed
+    uint64_t client_id = 0;
+    uint64_t slot = 0;
+    raft::Term term = 0;
+    int protocol = 2;
+    int64_t proposed_ms = 0;
+  };
+  // A linearizable read. It runs at a precise point of the apply stream —
+  // right after entry `need` = max(the leader's commit index when its
+  // barrier was requested, the client's own last write) is applied and
+  // before any later entry — so it sees its client's earlier writes and none
+  // of its later ones, as Redis's per-connection order promises. Its reply
+  // is released only once the ReadIndex barrier confirms this node was still
+  // the leader; if the confirmed index is beyond the point where it ran (a
+  // leader that had not yet committed in its term), it runs again there.
+  struct PendingRead {
+    uint64_t client_id = 0;
+    uint64_t slot = 0;
+    const CommandSpec* spec = nullptr;
+    std::vector<std::string> argv;
+    int db = 0;
+    int protocol = 2;
+    raft::Index min_index = 0;  // the client's own last write (read-your-writes)
+    raft::Index need = 0;
+    bool executed = false;
+    raft::Index exec_index = 0;  // applied index when it ran
+    std::string result;
+    bool done = false;
+  };
+  struct ReadBatch {  // the reads of one loop iteration, sharing one barrier
+    int64_t started_ms = 0;
+    std::vector<PendingRead> reads;
+    size_t remaining = 0;
+    bool confirmed = false;
+    raft::Index confirmed_index = 0;
+  };
+
+  static void on_tick(uv_timer_t* timer);
+  static void on_disk_work(uv_work_t* req);
+  static void on_disk_done(uv_work_t* req, int status);
+
+  void tick();
+  void process_ready();
+  void finish_ready();
+  void send_messages(std::vector<raft::Message>& messages);
+  void apply_entries(std::vector<raft::Entry>& entries);
+  void apply_entry(const raft::Entry& entry);
+  void start_read_barrier();
+  void on_read_state(const raft::ReadState& rs);
+  void serve_reads();
+  void release_read(uint64_t batch_id, ReadBatch& batch, PendingRead& read);
+  void fail_read_batch(uint64_t batch_id, const std::string& error_bytes);
+  void fail_unconfirmed_reads(const std::string& error_bytes);
+  void run_read(PendingRead& read);
+  void answer(uint64_t client_id, uint64_t slot, std::string_view bytes);
+  void expire_waiters(bool all, const std::string& error);
+  void on_soft_state(const raft::SoftState& ss);
+  void on_storage_failure(const std::string& reason);
+  void install_received_snapshot(const std::string& path);
+  void maybe_snapshot();
+  void update_transport_peers();
+  void follower_route(Client& client, const CommandSpec& spec, const resp::Argv& argv);
+  std::string encode_record(int db, const std::vector<std::string_view>& argv);
+  storage::RdbSnapshotInfo snapshot_info_at_applied() const;
+
+  Server& server_;
+  const Config& config_;
+  raft::NodeId self_id_ = raft::kNoNode;
+  std::vector<PeerConfig> peers_;
+  ReadConsistency read_consistency_ = ReadConsistency::kLinearizable;
+  FollowerMode follower_mode_ = FollowerMode::kProxy;
+
+  std::unique_ptr<storage::RaftStorage> storage_;
+  std::unique_ptr<raft::Node> node_;
+  std::unique_ptr<PeerTransport> transport_;
+  std::unique_ptr<LeaderProxy> proxy_;
+  BackgroundSnapshot snapshotter_;
+
+  uv_timer_t tick_timer_;
+  bool tick_started_ = false;
+  int tick_ms_ = 10;
+
+  // The Ready being processed and its disk batch. Invariant: in_ready_ iff
+  // ready() was taken and advance() not yet called; disk_busy_ iff the batch
+  // is on the disk thread.
+  raft::Ready rd_;
+  storage::RaftStorage::Batch batch_;
+  bool in_ready_ = false;
+  // How many of rd_.committed_entries were applied before its disk batch.
+  size_t applied_early_ = 0;
+  bool disk_busy_ = false;
+  std::string disk_error_;  // set by the disk thread, read after it finished
+  uv_work_t disk_req_;
+
+  // State machine progress. applied_time_ms_ is the newest record time
+  // applied: record times passed to handlers never go backwards.
+  raft::Index applied_ = 0;
+  raft::Term applied_term_ = 0;
+  int64_t applied_time_ms_ = 0;
+  raft::SoftState soft_;
+
+  std::map<raft::Index, Waiter> waiters_;
+  // Linearizable reads: this loop iteration's reads (one barrier for all),
+  // the batches whose barrier is outstanding or confirmed (by context
+  // number), and the queue of reads by the apply position they run at.
+  std::vector<PendingRead> read_batch_;
+  std::map<uint64_t, ReadBatch> read_batches_;
+  std::multimap<raft::Index, std::pair<uint64_t, size_t>> read_queue_;
+  uint64_t next_read_context_ = 1;
+
+  // Snapshots.
+  raft::Index snapshot_index_ = 0;
+  int64_t last_save_time_s_ = 0;
+  bool last_bgsave_ok_ = true;
+  int64_t last_fork_us_ = 0;
+  int64_t last_snapshot_us_ = 0;
+
+  std::string failure_;
+  bool stopped_ = false;
+  uint64_t batches_ = 0;
+  uint64_t fsyncs_ = 0;
+  uint64_t entries_applied_ = 0;
+};
+
+}  // namespace kvraft
