@@ -219,6 +219,9 @@ void spop_command(ExecContext& ctx) {
     ctx.reply.bulk(m);
 }
 
+// The largest SRANDMEMBER reply with repetitions (a negative count).
+constexpr uint64_t kMaxRandomDraws = 10'000'000;
+
 // SRANDMEMBER is a read; its randomness never reaches the keyspace.
 std::mt19937_64& read_rng() {
   static std::mt19937_64 rng{std::random_device{}()};
@@ -248,8 +251,13 @@ void srandmember_command(ExecContext& ctx) {
   if (!s || l == 0) return ctx.reply.array_header(0);
   size_t size = s->size();
   if (l < 0) {
-    // Repetitions allowed: -l independent draws.
+    // Repetitions allowed: -l independent draws. Redis would try to build
+    // any size; the whole reply is buffered here, so a request that could
+    // only exhaust memory is refused instead.
     uint64_t n = static_cast<uint64_t>(-l);
+    if (n > kMaxRandomDraws)
+      return ctx.reply.error("ERR value is out of range, count exceeds " +
+                             std::to_string(kMaxRandomDraws) + " members");
     ctx.reply.array_header(static_cast<int64_t>(n));
     for (uint64_t i = 0; i < n; ++i)
       ctx.reply.bulk(s->random_member(r));

@@ -261,6 +261,9 @@ TEST_CASE("SRANDMEMBER: errors, positive and negative counts") {
   CHECK(two.size() == 2);
   CHECK(two[0] != two[1]);
   CHECK(sorted_bulks(h.run({"SRANDMEMBER", "s", "-7"})).size() == 7);
+  // Buffering a reply of 10^18 members could only exhaust memory.
+  CHECK(h.run({"SRANDMEMBER", "s", "-1000000000000000000"}) ==
+        err("ERR value is out of range, count exceeds 10000000 members"));
   std::string one = h.run({"SRANDMEMBER", "s"});
   CHECK(one.size() == 7);
   CHECK(h.run({"SCARD", "s"}) == integer(3));
