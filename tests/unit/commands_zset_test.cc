@@ -391,3 +391,22 @@ TEST_CASE("ZSCAN") {
   CHECK(h.run({"ZSCAN", "z", "0", "COUNT", "0"}) == kSyntax);
   CHECK(h.run({"ZSCAN", "z", "0", "NOVALUES"}) == kSyntax);
 }
+
+TEST_CASE("every set and sorted set command is registered with complete documentation") {
+  size_t sets = 0, zsets = 0;
+  for (const auto& spec : kvraft::command_table().all()) {
+    if (spec->group != "set" && spec->group != "sorted-set") continue;
+    (spec->group == "set" ? sets : zsets)++;
+    CAPTURE(spec->name);
+    CHECK(spec->arity != 0);
+    CHECK(static_cast<bool>(spec->handler));
+    CHECK(!spec->since.empty());
+    CHECK(!spec->summary.empty());
+    CHECK(!spec->syntax.empty());
+    CHECK(((spec->flags & kvraft::kCmdWrite) != 0) != ((spec->flags & kvraft::kCmdReadonly) != 0));
+    // SINTERCARD's keys follow numkeys (Redis marks it movablekeys).
+    CHECK(spec->first_key == (spec->name == "sintercard" ? 0 : 1));
+  }
+  CHECK(sets == 17);
+  CHECK(zsets == 25);
+}
