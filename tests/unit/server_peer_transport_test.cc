@@ -219,11 +219,12 @@ class RawPeer {
 };
 
 std::string handshake(NodeId id, const std::string& cluster = kCluster,
-                      const std::string& secret = "s3cret") {
+                      const std::string& secret = "s3cret", uint32_t version = wire::kWireVersion) {
   wire::Handshake hs;
   hs.cluster_id = cluster;
   hs.node_id = id;
   hs.secret = secret;
+  hs.protocol_version = version;
   std::string out;
   wire::encode_handshake(hs, &out);
   return out;
@@ -393,8 +394,11 @@ class StalledPeer {
   bool accept_and_answer(NodeId id) {
     if (fd_ < 0) fd_ = accept(listen_fd_, nullptr, nullptr);
     if (fd_ < 0) return false;
-    std::string hs = handshake(id);
-    return ::send(fd_, hs.data(), hs.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(hs.size());
+    return send_bytes(handshake(id));
+  }
+  bool send_bytes(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
   }
 
  private:
@@ -431,6 +435,21 @@ TEST_CASE("a peer that stops reading fills only its own bounded queue") {
   CHECK(s.dropped > 0);
   CHECK(s.messages_sent + s.dropped + s.queue_bytes / frame(big).size() <= 64 * 16);
   CHECK(a.stats_for(3).dropped == 0);
+}
+
+TEST_CASE("a peer that sends messages on our outbound connection is disconnected") {
+  Loop loop;
+  CapturedLog log;
+  const int port = test::free_port();
+  StalledPeer peer(port);
+  Node a(loop, 1, test::free_port());
+  a.transport->set_peers({{2, "127.0.0.1", port}});
+  REQUIRE(loop.run_until([&] { return peer.accept_and_answer(2); }));
+  REQUIRE(loop.run_until([&] { return a.stats_for(2).connected; }));
+  REQUIRE(peer.send_bytes(frame(heartbeat(2, 1, 1))));
+  REQUIRE(loop.run_until([&] { return !a.stats_for(2).connected; }));
+  CHECK(log.count("peer sent a message on our outbound connection") == 1);
+  CHECK(a.received.empty());
 }
 
 TEST_CASE("a peer that starts later is connected to, and one that restarts is reconnected") {
@@ -491,7 +510,11 @@ TEST_CASE("bad handshakes, garbage and forged senders are refused; good peers ke
   std::string random_bytes;
   for (int i = 0; i < 5000; ++i)
     random_bytes += static_cast<char>((i * 7919 + 13) % 251);
+  std::string future_frame = handshake(3);
+  future_frame[3] = static_cast<char>(wire::kWireVersion + 1);
   std::vector<Case> cases = {
+      {"old protocol", handshake(3, kCluster, "s3cret", 0), "peer speaks protocol version 0"},
+      {"frame version", future_frame, "unsupported wire version"},
       {"wrong cluster", handshake(2, "other-cluster"), "wrong cluster id 'other-cluster'"},
       {"wrong secret", handshake(2, kCluster, "guess"), "wrong shared secret"},
       {"no secret", handshake(2, kCluster, ""), "wrong shared secret"},
