@@ -3,8 +3,9 @@
 //
 // kvraft snapshots are RDB files so that stock tools work on them: a stock
 // redis-check-rdb accepts what RdbWriter writes, a stock redis-server loads
-// it, and RdbReader loads dumps written by redis-server (strings only for
-// now). This code knows the file format and nothing about the keyspace: the
+// it, and RdbReader loads dumps written by redis-server (strings, lists,
+// sets, sorted sets and hashes in every encoding Redis 2.x..7.2 writes).
+// This code knows the file format and nothing about the keyspace: the
 // writer is driven by calls, the reader reports what it finds to a visitor.
 //
 // What we write (RDB version 10, as Redis 7.0):
@@ -13,7 +14,15 @@
 //       aof-base 0, kvraft-raft-index <n>, kvraft-raft-term <n>,
 //       kvraft-membership <see encode_membership>
 //   per non-empty db: SELECTDB <db>, RESIZEDB <keys> <keys with expiry>,
-//       then per key: [EXPIRETIME_MS <8 bytes LE>] TYPE_STRING <key> <value>
+//       then per key: [EXPIRETIME_MS <8 bytes LE>] <type> <key> <value>, where
+//       <type> <value> is one of
+//         STRING (0)          <string>
+//         SET (2)             <count> <member>...
+//         HASH (4)            <count> (<field> <value>)...
+//         ZSET_2 (5)          <count> (<member> <8-byte LE double score>)...
+//         LIST_QUICKLIST_2 (18) <nodes> (<container 2> <listpack blob>)...
+//       (lists have no plain-string RDB type Redis 7 still loads, so they
+//       are quicklist nodes of Redis listpacks of at most ~8 KiB each).
 //   EOF, CRC-64/Jones of everything before it, 8 bytes little-endian.
 // Strings are stored as Redis stores them: a canonical decimal that fits in
 // 32 bits uses the int8/16/32 encodings, strings longer than 20 bytes are
@@ -21,10 +30,15 @@
 //
 // What we read: RDB versions 1..12 (12 = Redis 7.4; the string format has not
 // changed since version 1), opcodes AUX, SELECTDB, RESIZEDB, EXPIRETIME (s),
-// EXPIRETIME_MS, IDLE and FREQ (ignored), and string values in every
-// encoding. Other value types, function libraries and module data are
-// reported as clear "unsupported" errors. New value types (issue 8) are added
-// as new RdbVisitor methods; until then the reader rejects them by name.
+// EXPIRETIME_MS, IDLE and FREQ (ignored), string values in every encoding,
+// and the collection types LIST (1), SET (2), ZSET (3), HASH (4), ZSET_2 (5),
+// LIST_ZIPLIST (10), SET_INTSET (11), ZSET_ZIPLIST (12), HASH_ZIPLIST (13),
+// LIST_QUICKLIST (14), HASH_LISTPACK (16), ZSET_LISTPACK (17),
+// LIST_QUICKLIST_2 (18) and SET_LISTPACK (20). Ziplist, listpack and intset
+// blobs are validated completely (sizes, counts, back-lengths, prevlens,
+// terminators, intset order) before any of their elements is reported.
+// Zipmaps, streams, module values, function libraries and module aux data
+// are reported as clear "unsupported" errors.
 #pragma once
 
 #include <cstddef>
@@ -155,6 +169,37 @@ class RdbWriter {
   // Writes one string key. `expire_at_ms` is an absolute Unix time in ms, or
   // kNoExpiry. Throws std::invalid_argument for other negative values.
   void write_string(std::string_view key, std::string_view value, int64_t expire_at_ms = kNoExpiry);
+
+  // Collections. Each takes the exact element count and a generator: a
+  // function that calls its argument once per element, in order. The
+  // generator must produce exactly `count` elements (std::logic_error
+  // otherwise; the file is then unusable) and may be called more than once
+  // (write_list walks the list twice: once to plan the quicklist nodes,
+  // once to write them), so it must not consume anything. count must be
+  // > 0: Redis refuses empty collections. Expiry as for write_string.
+  // Sets, hashes and zsets must not repeat a member/field (Redis refuses
+  // such files); the writer does not check. Zset scores must not be NaN
+  // (std::invalid_argument).
+  using ElementFn = std::function<void(std::string_view)>;
+  using PairFn = std::function<void(std::string_view, std::string_view)>;
+  using ScoredFn = std::function<void(std::string_view, double)>;
+  void write_list(std::string_view key, uint64_t count,
+                  const std::function<void(const ElementFn&)>& elements,
+                  int64_t expire_at_ms = kNoExpiry);
+  void write_set(std::string_view key, uint64_t count,
+                 const std::function<void(const ElementFn&)>& members,
+                 int64_t expire_at_ms = kNoExpiry);
+  void write_hash(std::string_view key, uint64_t count,
+                  const std::function<void(const PairFn&)>& fields,
+                  int64_t expire_at_ms = kNoExpiry);
+  void write_zset(std::string_view key, uint64_t count,
+                  const std::function<void(const ScoredFn&)>& members,
+                  int64_t expire_at_ms = kNoExpiry);
+
+  // The quicklist node size limit write_list packs to (Redis's default
+  // list-max-listpack-size -2: 8 KiB). A larger element gets a node alone.
+  static constexpr size_t kListNodeBytes = 8192;
+
   // Writes EOF and the checksum and flushes the buffer. The caller fsyncs.
   void finish();
 
@@ -166,6 +211,8 @@ class RdbWriter {
   void put_byte(uint8_t b) { put(&b, 1); }
   void put_length(uint64_t len);
   void put_string(std::string_view s);
+  // Checks state and expiry, writes the expiry opcode, type byte and key.
+  void put_key_header(const char* what, uint8_t type, std::string_view key, int64_t expire_at_ms);
   void flush();
 
   int fd_ = -1;
@@ -179,6 +226,7 @@ class RdbWriter {
   enum class State { kNew, kHeader, kInDb, kFinished } state_ = State::kNew;
   std::unique_ptr<LzfCompressor> lzf_;  // created on the first long string
   std::vector<uint8_t> lzf_out_;        // grows to the largest compressed value
+  std::string node_;                    // write_list's listpack under construction
 };
 
 // Writes an RDB file at `path` atomically: `fill` is called with a writer
@@ -221,6 +269,29 @@ class RdbVisitor {
   // db; Redis refuses such a file, and so should the visitor.
   virtual void on_string(uint64_t db, std::string_view key, std::string_view value,
                          int64_t expire_at_ms) = 0;
+
+  // Collections are streamed, so a 1M-element value never exists twice (in
+  // the file buffer and as a vector): on_collection_begin, then one element
+  // callback per element of the matching kind, then on_collection_end, with
+  // nothing else in between. `size_hint` is the element count when the file
+  // states it (capped by the bytes left, like on_resize_db's), else 0; use
+  // it only to reserve. Empty collections (Redis skips them too) are not
+  // reported at all: a begin is always followed by at least one element.
+  // The reader does NOT detect duplicate members or fields: the visitor
+  // must (it builds the set anyway) and throw, which the reader turns into
+  // an RdbError naming the key and offset. Scores are never NaN (rejected).
+  // Elements of lists arrive head to tail; other kinds in file order.
+  //
+  // The defaults ignore collections (the reader still validates them), for
+  // visitors that only want the aux fields or a verified read.
+  enum class Collection : uint8_t { kList, kSet, kZset, kHash };
+  virtual void on_collection_begin(uint64_t db, std::string_view key, Collection kind,
+                                   uint64_t size_hint, int64_t expire_at_ms);
+  virtual void on_list_element(std::string_view element);
+  virtual void on_set_member(std::string_view member);
+  virtual void on_hash_field(std::string_view field, std::string_view value);
+  virtual void on_zset_member(std::string_view member, double score);
+  virtual void on_collection_end();
 };
 
 // Where the reader gets its bytes: a file or a memory buffer. The total size
@@ -279,8 +350,9 @@ class RdbFileSource : public RdbSource {
 // What read_rdb() found, for logs and tests.
 struct RdbReadResult {
   int version = 0;
-  uint64_t keys = 0;               // string keys reported to on_string
-  bool checksum_verified = false;  // false: version < 5 or checksum stored as 0
+  uint64_t keys = 0;                // keys reported (on_string or a collection)
+  uint64_t empty_keys_skipped = 0;  // empty collections, not reported
+  bool checksum_verified = false;   // false: version < 5 or checksum stored as 0
 };
 
 // Reads a whole RDB image from `src`, calling `visitor` for what it holds.

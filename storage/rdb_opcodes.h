@@ -20,6 +20,24 @@ inline constexpr uint8_t kOpSelectDb = 254;       // db number: a length
 inline constexpr uint8_t kOpEof = 255;            // end of data; checksum follows (v >= 5)
 
 inline constexpr uint8_t kTypeString = 0;
+inline constexpr uint8_t kTypeList = 1;
+inline constexpr uint8_t kTypeSet = 2;
+inline constexpr uint8_t kTypeZset = 3;
+inline constexpr uint8_t kTypeHash = 4;
+inline constexpr uint8_t kTypeZset2 = 5;
+inline constexpr uint8_t kTypeListZiplist = 10;
+inline constexpr uint8_t kTypeSetIntset = 11;
+inline constexpr uint8_t kTypeZsetZiplist = 12;
+inline constexpr uint8_t kTypeHashZiplist = 13;
+inline constexpr uint8_t kTypeListQuicklist = 14;
+inline constexpr uint8_t kTypeHashListpack = 16;
+inline constexpr uint8_t kTypeZsetListpack = 17;
+inline constexpr uint8_t kTypeListQuicklist2 = 18;
+inline constexpr uint8_t kTypeSetListpack = 20;
+
+// Quicklist-2 node containers.
+inline constexpr uint64_t kQuicklistNodePlain = 1;   // one element, a plain string
+inline constexpr uint64_t kQuicklistNodePacked = 2;  // a listpack blob
 
 // Length prefix: the top two bits of the first byte.
 inline constexpr uint8_t kLen6Bit = 0;

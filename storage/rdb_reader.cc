@@ -10,8 +10,12 @@
 
 #include <cerrno>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #include "storage/crc64.h"
 #include "storage/lzf.h"
@@ -111,7 +115,6 @@ class Reader {
           break;
         default:
           read_key_value(op, db, expire_at_ms);
-          ++result.keys;
           expire_at_ms = kNoExpiry;
           pending_key_attrs = false;
           continue;
@@ -119,6 +122,8 @@ class Reader {
       break;  // EOF
     }
     key_.clear();
+    result.keys = keys_;
+    result.empty_keys_skipped = empty_keys_;
     if (result.version >= rdb::kFirstChecksumVersion) {
       uint64_t computed = crc_;
       field_ = pos_;
@@ -160,11 +165,517 @@ class Reader {
     uint64_t record = field_;
     read_string(key_, "key");
     field_ = record;
-    if (type != rdb::kTypeString)
-      fail("unsupported RDB value type " + std::to_string(type) + " (" + std::string(name) + ")");
-    read_string(value_, "string value");
+    if (type == rdb::kTypeString) {
+      read_string(value_, "string value");
+      field_ = record;
+      call([&] { visitor_.on_string(db, key_, value_, expire_at_ms); });
+      ++keys_;
+      return;
+    }
+    Coll c{db, expire_at_ms, record};
+    switch (type) {
+      case rdb::kTypeList:
+      case rdb::kTypeSet:
+      case rdb::kTypeHash:
+        read_plain_collection(type, c);
+        break;
+      case rdb::kTypeZset:
+      case rdb::kTypeZset2:
+        read_plain_zset(type, c);
+        break;
+      case rdb::kTypeListZiplist:
+      case rdb::kTypeZsetZiplist:
+      case rdb::kTypeHashZiplist:
+      case rdb::kTypeHashListpack:
+      case rdb::kTypeZsetListpack:
+      case rdb::kTypeSetListpack:
+      case rdb::kTypeSetIntset:
+        read_blob_collection(type, c);
+        break;
+      case rdb::kTypeListQuicklist:
+      case rdb::kTypeListQuicklist2:
+        read_quicklist(type, c);
+        break;
+      default:
+        fail("unsupported RDB value type " + std::to_string(type) + " (" + std::string(name) + ")");
+    }
     field_ = record;
-    call([&] { visitor_.on_string(db, key_, value_, expire_at_ms); });
+    if (c.started) {
+      call([&] { visitor_.on_collection_end(); });
+      ++keys_;
+    } else {
+      ++empty_keys_;
+    }
+  }
+
+  // ------------------------------------------------------ collections
+  //
+  // Elements are reported as they are decoded; on_collection_begin is sent
+  // lazily before the first one, so an empty collection (which Redis skips)
+  // reaches the visitor not at all.
+  using Kind = RdbVisitor::Collection;
+  struct Coll {
+    uint64_t db;
+    int64_t expire_at_ms;
+    uint64_t record;  // offset of the key's record
+    bool started = false;
+  };
+
+  void begin(Coll& c, Kind kind, uint64_t hint) {
+    if (c.started) return;
+    c.started = true;
+    // A hint from the file is bounded by what the rest of the file could
+    // hold (every element takes at least one byte).
+    uint64_t cap = remaining() + 1;
+    uint64_t h = hint < cap ? hint : cap;
+    uint64_t saved = field_;
+    field_ = c.record;
+    call([&] { visitor_.on_collection_begin(c.db, key_, kind, h, c.expire_at_ms); });
+    field_ = saved;
+  }
+
+  // LIST (1), SET (2), HASH (4): a count, then that many strings (pairs).
+  void read_plain_collection(uint8_t type, Coll& c) {
+    uint64_t n = read_length("collection length");
+    Kind kind = type == rdb::kTypeList  ? Kind::kList
+                : type == rdb::kTypeSet ? Kind::kSet
+                                        : Kind::kHash;
+    uint64_t per = kind == Kind::kHash ? 2 : 1;
+    if (n > remaining() / per)
+      fail("collection length " + std::to_string(n) + " exceeds what the " +
+           std::to_string(remaining()) + " bytes left in the file could hold");
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t elem = pos_;
+      read_string(value_, kind == Kind::kHash ? "hash field" : "element");
+      if (kind == Kind::kHash) read_string(value2_, "hash value");
+      begin(c, kind, n);
+      field_ = elem;
+      switch (kind) {
+        case Kind::kList:
+          call([&] { visitor_.on_list_element(value_); });
+          break;
+        case Kind::kSet:
+          call([&] { visitor_.on_set_member(value_); });
+          break;
+        default:
+          call([&] { visitor_.on_hash_field(value_, value2_); });
+          break;
+      }
+    }
+  }
+
+  // ZSET (3): member, score as a length-prefixed decimal (253 NaN, 254 +inf,
+  // 255 -inf); ZSET_2 (5): member, 8 bytes little-endian IEEE double.
+  void read_plain_zset(uint8_t type, Coll& c) {
+    uint64_t n = read_length("zset length");
+    if (n > remaining() / 2)
+      fail("zset length " + std::to_string(n) + " exceeds what the " + std::to_string(remaining()) +
+           " bytes left in the file could hold");
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t elem = pos_;
+      read_string(value_, "zset member");
+      field_ = pos_;
+      double score;
+      if (type == rdb::kTypeZset2) {
+        uint8_t b[8];
+        read(b, 8, "zset score");
+        uint64_t u = le(b, 8);
+        std::memcpy(&score, &u, sizeof score);
+      } else {
+        uint8_t len = read_u8("zset score");
+        if (len == 253) {
+          score = std::numeric_limits<double>::quiet_NaN();
+        } else if (len == 254) {
+          score = std::numeric_limits<double>::infinity();
+        } else if (len == 255) {
+          score = -std::numeric_limits<double>::infinity();
+        } else {
+          char buf[256];
+          read(buf, len, "zset score");
+          if (!parse_double(std::string_view(buf, len), &score)) fail("zset score is not a number");
+        }
+      }
+      if (std::isnan(score)) fail("zset score is NaN");
+      begin(c, Kind::kZset, n);
+      field_ = elem;
+      call([&] { visitor_.on_zset_member(value_, score); });
+    }
+  }
+
+  // Redis's zzlStrtod: a whole-string strtod of at most 127 bytes.
+  static bool parse_double(std::string_view s, double* out) {
+    if (s.empty() || s.size() > 127) return false;
+    char buf[128];
+    std::memcpy(buf, s.data(), s.size());
+    buf[s.size()] = '\0';
+    if (std::isspace(static_cast<unsigned char>(buf[0]))) return false;
+    char* end = nullptr;
+    errno = 0;
+    double d = std::strtod(buf, &end);
+    if (end != buf + s.size()) return false;
+    *out = d;
+    return true;
+  }
+
+  // One element of a ziplist/listpack/intset blob: a string (pointing into
+  // the blob) or an integer.
+  struct Elem {
+    bool is_int = false;
+    int64_t i = 0;
+    std::string_view s;
+    std::string_view text(char* buf) const {
+      if (!is_int) return s;
+      int n = std::snprintf(buf, 24, "%" PRId64, i);
+      return {buf, static_cast<size_t>(n)};
+    }
+  };
+
+  [[noreturn]] void blob_fail(const char* kind, const std::string& why) {
+    fail(std::string("corrupt ") + kind + ": " + why);
+  }
+
+  // Walks a Redis listpack (listpack.c), calling fn(Elem) per entry (fn may
+  // be null: validation only). Checks the total-bytes header against the
+  // blob, every entry's bounds and back-length, the terminator at the very
+  // end, and the count header (unless 65535 = "unknown"). Returns the count.
+  template <typename Fn>
+  uint64_t walk_listpack(std::string_view b, Fn&& fn) {
+    const char* kind = "listpack";
+    auto u = [&](size_t i) { return static_cast<uint8_t>(b[i]); };
+    if (b.size() < 7) blob_fail(kind, "shorter than header and terminator");
+    uint64_t total = le(reinterpret_cast<const uint8_t*>(b.data()), 4);
+    uint64_t hdr_count = le(reinterpret_cast<const uint8_t*>(b.data()) + 4, 2);
+    if (total != b.size())
+      blob_fail(kind, "header says " + std::to_string(total) + " bytes, blob has " +
+                          std::to_string(b.size()));
+    size_t p = 6;
+    uint64_t count = 0;
+    const size_t end = b.size() - 1;  // the terminator's position
+    while (p < end) {
+      size_t start = p;
+      uint8_t e = u(p);
+      Elem el;
+      size_t hdr = 1, len = 0;
+      auto need = [&](size_t n) {
+        if (n > end - p)
+          blob_fail(kind, "entry at " + std::to_string(start) + " runs past the end");
+      };
+      if ((e & 0x80) == 0) {  // 7-bit uint
+        el.is_int = true;
+        el.i = e & 0x7f;
+      } else if ((e & 0xC0) == 0x80) {  // 6-bit string
+        len = e & 0x3f;
+      } else if ((e & 0xE0) == 0xC0) {  // 13-bit int
+        need(2);
+        hdr = 2;
+        uint64_t v = (uint64_t{e & 0x1fu} << 8) | u(p + 1);
+        el.is_int = true;
+        el.i = v >= (1u << 12) ? static_cast<int64_t>(v) - (1 << 13) : static_cast<int64_t>(v);
+      } else if ((e & 0xF0) == 0xE0) {  // 12-bit string
+        need(2);
+        hdr = 2;
+        len = (size_t{e & 0x0fu} << 8) | u(p + 1);
+      } else if (e == 0xF0) {  // 32-bit string
+        need(5);
+        hdr = 5;
+        len = static_cast<size_t>(le(reinterpret_cast<const uint8_t*>(b.data()) + p + 1, 4));
+      } else if (e >= 0xF1 && e <= 0xF4) {
+        int n = e == 0xF1 ? 2 : e == 0xF2 ? 3 : e == 0xF3 ? 4 : 8;
+        need(1 + n);
+        hdr = 1 + n;
+        uint64_t v = le(reinterpret_cast<const uint8_t*>(b.data()) + p + 1, n);
+        if (n < 8) {
+          uint64_t sign = uint64_t{1} << (8 * n - 1);
+          el.i = v >= sign ? static_cast<int64_t>(v) - static_cast<int64_t>(sign << 1)
+                           : static_cast<int64_t>(v);
+        } else {
+          el.i = static_cast<int64_t>(v);
+        }
+        el.is_int = true;
+      } else {
+        blob_fail(kind,
+                  "bad entry encoding byte " + std::to_string(e) + " at " + std::to_string(start));
+      }
+      need(hdr);
+      if (len > end - p - hdr)
+        blob_fail(kind, "entry at " + std::to_string(start) + " runs past the end");
+      if (!el.is_int) el.s = b.substr(p + hdr, len);
+      uint64_t entry_len = hdr + len;
+      p += entry_len;
+      // Back-length: big-endian base 128, continuation bits on all but the
+      // first byte; must equal entry_len and be minimally encoded.
+      size_t bl = entry_len <= 127        ? 1
+                  : entry_len < 16383     ? 2
+                  : entry_len < 2097151   ? 3
+                  : entry_len < 268435455 ? 4
+                                          : 5;
+      if (bl > end - p)
+        blob_fail(kind, "back-length of entry at " + std::to_string(start) + " runs past the end");
+      uint64_t v = 0;
+      for (size_t i = 0; i < bl; ++i) {
+        uint8_t c = u(p + i);
+        if ((i > 0) != ((c & 0x80) != 0))
+          blob_fail(kind, "malformed back-length of entry at " + std::to_string(start));
+        v = (v << 7) | (c & 0x7f);
+      }
+      if (v != entry_len)
+        blob_fail(kind, "back-length " + std::to_string(v) + " of entry at " +
+                            std::to_string(start) + " does not match its size " +
+                            std::to_string(entry_len));
+      p += bl;
+      ++count;
+      if constexpr (!std::is_same_v<std::decay_t<Fn>, std::nullptr_t>) fn(el);
+    }
+    if (u(end) != 0xFF) blob_fail(kind, "no terminator at the end");
+    if (hdr_count != 65535 && hdr_count != count)
+      blob_fail(kind, "header says " + std::to_string(hdr_count) + " entries, found " +
+                          std::to_string(count));
+    return count;
+  }
+
+  // Walks a Redis ziplist (ziplist.c), as walk_listpack: checks zlbytes,
+  // zltail (must point at the last entry), each prevlen against the previous
+  // entry's size, bounds, the terminator and zllen (unless 65535).
+  template <typename Fn>
+  uint64_t walk_ziplist(std::string_view b, Fn&& fn) {
+    const char* kind = "ziplist";
+    auto u = [&](size_t i) { return static_cast<uint8_t>(b[i]); };
+    const auto* ub = reinterpret_cast<const uint8_t*>(b.data());
+    if (b.size() < 11) blob_fail(kind, "shorter than header and terminator");
+    uint64_t total = le(ub, 4), tail = le(ub + 4, 4), hdr_count = le(ub + 8, 2);
+    if (total != b.size())
+      blob_fail(kind, "header says " + std::to_string(total) + " bytes, blob has " +
+                          std::to_string(b.size()));
+    size_t p = 10, last = 10;
+    uint64_t count = 0, prev_len = 0;
+    const size_t end = b.size() - 1;
+    while (p < end) {
+      size_t start = p;
+      auto need = [&](size_t n) {
+        if (n > end - p)
+          blob_fail(kind, "entry at " + std::to_string(start) + " runs past the end");
+      };
+      uint64_t prevlen;
+      if (u(p) < 254) {
+        prevlen = u(p);
+        p += 1;
+      } else if (u(p) == 254) {
+        need(5);
+        prevlen = le(ub + p + 1, 4);
+        p += 5;
+      } else {
+        blob_fail(kind, "bad prevlen byte at " + std::to_string(start));
+      }
+      if (prevlen != prev_len)
+        blob_fail(kind, "prevlen " + std::to_string(prevlen) + " of entry at " +
+                            std::to_string(start) + " does not match the previous entry's size " +
+                            std::to_string(prev_len));
+      need(1);
+      uint8_t e = u(p);
+      Elem el;
+      size_t hdr = 1, len = 0;
+      switch (e >> 6) {
+        case 0:
+          len = e & 0x3f;
+          break;
+        case 1:
+          need(2);
+          hdr = 2;
+          len = (size_t{e & 0x3fu} << 8) | u(p + 1);
+          break;
+        case 2:
+          if (e != 0x80) blob_fail(kind, "bad string encoding at " + std::to_string(start));
+          need(5);
+          hdr = 5;
+          len = (size_t{u(p + 1)} << 24) | (size_t{u(p + 2)} << 16) | (size_t{u(p + 3)} << 8) |
+                u(p + 4);
+          break;
+        default: {
+          el.is_int = true;
+          int n = 0;
+          if (e == 0xC0)
+            n = 2;
+          else if (e == 0xD0)
+            n = 4;
+          else if (e == 0xE0)
+            n = 8;
+          else if (e == 0xF0)
+            n = 3;
+          else if (e == 0xFE)
+            n = 1;
+          else if (e >= 0xF1 && e <= 0xFD)
+            el.i = (e & 0x0f) - 1;
+          else
+            blob_fail(kind, "bad integer encoding byte " + std::to_string(e) + " at " +
+                                std::to_string(start));
+          if (n > 0) {
+            need(1 + n);
+            uint64_t v = le(ub + p + 1, n);
+            uint64_t sign = uint64_t{1} << (8 * n - 1);
+            el.i = n < 8 && v >= sign ? static_cast<int64_t>(v) - static_cast<int64_t>(sign << 1)
+                                      : static_cast<int64_t>(v);
+            hdr = 1 + n;
+          }
+        }
+      }
+      need(hdr);
+      if (len > end - p - hdr)
+        blob_fail(kind, "entry at " + std::to_string(start) + " runs past the end");
+      if (!el.is_int) el.s = b.substr(p + hdr, len);
+      p += hdr + len;
+      prev_len = p - start;
+      last = start;
+      ++count;
+      if constexpr (!std::is_same_v<std::decay_t<Fn>, std::nullptr_t>) fn(el);
+    }
+    if (u(end) != 0xFF) blob_fail(kind, "no terminator at the end");
+    if (tail != last)
+      blob_fail(kind, "tail offset " + std::to_string(tail) + " is not the last entry's " +
+                          std::to_string(last));
+    if (hdr_count != 65535 && hdr_count != count)
+      blob_fail(kind, "header says " + std::to_string(hdr_count) + " entries, found " +
+                          std::to_string(count));
+    return count;
+  }
+
+  // Walks an intset (intset.c): encoding (2, 4 or 8), count, then strictly
+  // ascending little-endian integers filling the blob exactly.
+  template <typename Fn>
+  uint64_t walk_intset(std::string_view b, Fn&& fn) {
+    const char* kind = "intset";
+    const auto* ub = reinterpret_cast<const uint8_t*>(b.data());
+    if (b.size() < 8) blob_fail(kind, "shorter than its header");
+    uint64_t enc = le(ub, 4), n = le(ub + 4, 4);
+    if (enc != 2 && enc != 4 && enc != 8) blob_fail(kind, "bad encoding " + std::to_string(enc));
+    if (n * enc != b.size() - 8)
+      blob_fail(kind, "count " + std::to_string(n) + " of " + std::to_string(enc) +
+                          "-byte integers does not fill the " + std::to_string(b.size() - 8) +
+                          " bytes");
+    int64_t prev = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t v = le(ub + 8 + i * enc, static_cast<int>(enc));
+      uint64_t sign = uint64_t{1} << (8 * enc - 1);
+      Elem el;
+      el.is_int = true;
+      el.i = enc < 8 && v >= sign ? static_cast<int64_t>(v) - static_cast<int64_t>(sign << 1)
+                                  : static_cast<int64_t>(v);
+      if (i > 0 && el.i <= prev) blob_fail(kind, "members not strictly ascending");
+      prev = el.i;
+      if constexpr (!std::is_same_v<std::decay_t<Fn>, std::nullptr_t>) fn(el);
+    }
+    return n;
+  }
+
+  // Validates a whole blob, then reports its elements (pairs for hashes and
+  // zsets, whose element count must be even).
+  void emit_blob(std::string_view blob, bool ziplist, Kind kind, Coll& c, uint64_t blob_off) {
+    field_ = blob_off;
+    uint64_t n = ziplist ? walk_ziplist(blob, nullptr) : walk_listpack(blob, nullptr);
+    bool pairs = kind == Kind::kHash || kind == Kind::kZset;
+    if (pairs && n % 2 != 0)
+      blob_fail(ziplist ? "ziplist" : "listpack",
+                "odd number of entries (" + std::to_string(n) + ") for field/value pairs");
+    if (n == 0) return;
+    begin(c, kind, pairs ? n / 2 : n);
+    char buf1[24], buf2[24];
+    bool have_first = false;
+    Elem first;
+    auto each = [&](const Elem& el) {
+      field_ = blob_off;
+      if (!pairs) {
+        std::string_view t = el.text(buf1);
+        if (kind == Kind::kList)
+          call([&] { visitor_.on_list_element(t); });
+        else
+          call([&] { visitor_.on_set_member(t); });
+        return;
+      }
+      if (!have_first) {
+        first = el;
+        have_first = true;
+        return;
+      }
+      have_first = false;
+      std::string_view a = first.text(buf1);
+      if (kind == Kind::kHash) {
+        std::string_view v = el.text(buf2);
+        call([&] { visitor_.on_hash_field(a, v); });
+      } else {
+        double score;
+        if (el.is_int) {
+          score = static_cast<double>(el.i);
+        } else if (!parse_double(el.s, &score)) {
+          fail("zset score '" + std::string(el.s.substr(0, 40)) + "' is not a number");
+        }
+        if (std::isnan(score)) fail("zset score is NaN");
+        call([&] { visitor_.on_zset_member(a, score); });
+      }
+    };
+    if (ziplist)
+      walk_ziplist(blob, each);
+    else
+      walk_listpack(blob, each);
+  }
+
+  void read_blob_collection(uint8_t type, Coll& c) {
+    uint64_t blob_off = pos_;
+    read_string(value_, "encoded value");
+    std::string_view blob = value_;
+    switch (type) {
+      case rdb::kTypeListZiplist:
+        return emit_blob(blob, true, Kind::kList, c, blob_off);
+      case rdb::kTypeZsetZiplist:
+        return emit_blob(blob, true, Kind::kZset, c, blob_off);
+      case rdb::kTypeHashZiplist:
+        return emit_blob(blob, true, Kind::kHash, c, blob_off);
+      case rdb::kTypeHashListpack:
+        return emit_blob(blob, false, Kind::kHash, c, blob_off);
+      case rdb::kTypeZsetListpack:
+        return emit_blob(blob, false, Kind::kZset, c, blob_off);
+      case rdb::kTypeSetListpack:
+        return emit_blob(blob, false, Kind::kSet, c, blob_off);
+      default: {  // intset
+        field_ = blob_off;
+        uint64_t n = walk_intset(blob, nullptr);
+        if (n == 0) return;
+        begin(c, Kind::kSet, n);
+        char buf[24];
+        walk_intset(blob, [&](const Elem& el) {
+          std::string_view t = el.text(buf);
+          field_ = blob_off;
+          call([&] { visitor_.on_set_member(t); });
+        });
+        return;
+      }
+    }
+  }
+
+  // LIST_QUICKLIST (14): node count, then a ziplist per node.
+  // LIST_QUICKLIST_2 (18): node count, then per node a container (1 plain:
+  // the string is one element; 2 packed: a listpack). Empty nodes are
+  // skipped, as Redis does.
+  void read_quicklist(uint8_t type, Coll& c) {
+    uint64_t nodes = read_length("quicklist node count");
+    if (nodes > remaining())
+      fail("quicklist node count " + std::to_string(nodes) + " exceeds the " +
+           std::to_string(remaining()) + " bytes left in the file");
+    for (uint64_t i = 0; i < nodes; ++i) {
+      uint64_t container = rdb::kQuicklistNodePacked;
+      if (type == rdb::kTypeListQuicklist2) {
+        container = read_length("quicklist node container");
+        if (container != rdb::kQuicklistNodePlain && container != rdb::kQuicklistNodePacked)
+          fail("bad quicklist node container " + std::to_string(container));
+      }
+      uint64_t blob_off = pos_;
+      read_string(value_, "quicklist node");
+      if (container == rdb::kQuicklistNodePlain) {
+        begin(c, Kind::kList, 0);
+        field_ = blob_off;
+        call([&] { visitor_.on_list_element(value_); });
+        continue;
+      }
+      emit_blob(value_, type == rdb::kTypeListQuicklist, Kind::kList, c, blob_off);
+    }
   }
 
   // Runs a visitor callback; its exceptions become RdbErrors with context.
@@ -295,11 +806,21 @@ class Reader {
   uint64_t field_ = 0;  // offset reported by fail(): the item being decoded
   std::string key_;     // the key of the record being decoded, or empty
   std::string value_;
+  std::string value2_;
   std::string aux_name_;
+  uint64_t keys_ = 0;
+  uint64_t empty_keys_ = 0;
   std::vector<uint8_t> lzf_in_;
 };
 
 }  // namespace
+
+void RdbVisitor::on_collection_begin(uint64_t, std::string_view, Collection, uint64_t, int64_t) {}
+void RdbVisitor::on_list_element(std::string_view) {}
+void RdbVisitor::on_set_member(std::string_view) {}
+void RdbVisitor::on_hash_field(std::string_view, std::string_view) {}
+void RdbVisitor::on_zset_member(std::string_view, double) {}
+void RdbVisitor::on_collection_end() {}
 
 RdbMemorySource::RdbMemorySource(std::string_view bytes, std::string name)
     : bytes_(bytes), name_(std::move(name)) {}

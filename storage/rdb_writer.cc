@@ -62,6 +62,59 @@ size_t encode_integer_string(std::string_view s, uint8_t out[5]) {
   return 0;
 }
 
+// Redis listpack string entries (listpack.c): the encoding header for a
+// string of `len` bytes, and the size of the back-length that follows the
+// entry. The writer stores every element as a string entry; Redis reads
+// those back as the same bytes (it only integer-encodes to save space).
+size_t lp_string_header(size_t len, uint8_t out[5]) {
+  if (len < 64) {
+    out[0] = static_cast<uint8_t>(0x80 | len);
+    return 1;
+  }
+  if (len < 4096) {
+    out[0] = static_cast<uint8_t>(0xE0 | (len >> 8));
+    out[1] = static_cast<uint8_t>(len & 0xff);
+    return 2;
+  }
+  out[0] = 0xF0;
+  for (int i = 0; i < 4; ++i)
+    out[1 + i] = static_cast<uint8_t>(len >> (8 * i));
+  return 5;
+}
+
+// lpEncodeBacklen: the entry length (header + data) as a big-endian base-128
+// number whose bytes, except the first, have the top bit set, so it can be
+// decoded walking backwards from the entry's last byte.
+size_t lp_backlen(uint64_t l, uint8_t out[5]) {
+  size_t n = l <= 127 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
+  for (size_t i = 0; i < n; ++i) {
+    size_t shift = 7 * (n - 1 - i);
+    out[i] = static_cast<uint8_t>((l >> shift) & 127);
+    if (i > 0) out[i] |= 128;
+  }
+  return n;
+}
+
+// Bytes a string element of `len` bytes takes in a listpack.
+uint64_t lp_entry_size(size_t len) {
+  uint8_t tmp[5];
+  size_t h = lp_string_header(len, tmp);
+  return h + len + lp_backlen(h + len, tmp);
+}
+
+constexpr size_t kLpHeaderBytes = 6;  // total bytes (u32 LE), count (u16 LE)
+// Largest element a listpack can hold: its total size is a u32.
+constexpr uint64_t kLpMaxElement = UINT32_MAX - 64;
+
+void lp_append_string(std::string* lp, std::string_view v) {
+  uint8_t h[5], b[5];
+  size_t hn = lp_string_header(v.size(), h);
+  size_t bn = lp_backlen(hn + v.size(), b);
+  lp->append(reinterpret_cast<const char*>(h), hn);
+  lp->append(v.data(), v.size());
+  lp->append(reinterpret_cast<const char*>(b), bn);
+}
+
 [[noreturn]] void throw_errno(const std::string& what, const std::string& path) {
   throw RdbError(path, 0, "", what + ": " + std::strerror(errno));
 }
@@ -192,10 +245,12 @@ void RdbWriter::select_db(uint64_t db, uint64_t key_count_hint, uint64_t expires
   put_length(expires_hint <= UINT32_MAX ? expires_hint : UINT32_MAX);
 }
 
-void RdbWriter::write_string(std::string_view key, std::string_view value, int64_t expire_at_ms) {
-  if (state_ != State::kInDb) throw std::logic_error("RdbWriter::write_string before select_db");
+void RdbWriter::put_key_header(const char* what, uint8_t type, std::string_view key,
+                               int64_t expire_at_ms) {
+  if (state_ != State::kInDb)
+    throw std::logic_error(std::string("RdbWriter::") + what + " before select_db");
   if (expire_at_ms < 0 && expire_at_ms != kNoExpiry)
-    throw std::invalid_argument("RdbWriter::write_string: bad expiry " +
+    throw std::invalid_argument(std::string("RdbWriter::") + what + ": bad expiry " +
                                 std::to_string(expire_at_ms) + " for key '" + std::string(key) +
                                 "'");
   if (expire_at_ms != kNoExpiry) {
@@ -206,9 +261,147 @@ void RdbWriter::write_string(std::string_view key, std::string_view value, int64
       b[1 + i] = static_cast<uint8_t>(u >> (8 * i));
     put(b, 9);
   }
-  put_byte(rdb::kTypeString);
+  put_byte(type);
   put_string(key);
+}
+
+void RdbWriter::write_string(std::string_view key, std::string_view value, int64_t expire_at_ms) {
+  put_key_header("write_string", rdb::kTypeString, key, expire_at_ms);
   put_string(value);
+}
+
+namespace {
+
+[[noreturn]] void count_mismatch(const char* what, std::string_view key, uint64_t count,
+                                 uint64_t seen) {
+  throw std::logic_error(std::string("RdbWriter::") + what + ": key '" + std::string(key) +
+                         "' announced " + std::to_string(count) + " elements, generator gave " +
+                         std::to_string(seen));
+}
+
+void check_nonempty(const char* what, std::string_view key, uint64_t count) {
+  if (count == 0)
+    throw std::invalid_argument(std::string("RdbWriter::") + what + ": empty collection at key '" +
+                                std::string(key) + "' (Redis refuses empty keys)");
+}
+
+}  // namespace
+
+// Redis 7.0's rdbSaveObject for OBJ_ENCODING_QUICKLIST: the node count, then
+// per node its container (always PACKED here) and the listpack as a string.
+// Nodes are cut so each listpack stays within kListNodeBytes unless a single
+// element is larger. The first pass only sizes the nodes (the count goes
+// first in the file); the second builds one node at a time in node_, so
+// memory stays at one node, not the whole list.
+void RdbWriter::write_list(std::string_view key, uint64_t count,
+                           const std::function<void(const ElementFn&)>& elements,
+                           int64_t expire_at_ms) {
+  check_nonempty("write_list", key, count);
+  uint64_t nodes = 0, seen = 0;
+  uint64_t node_bytes = 0;  // bytes of the current node, 0 = none open
+  elements([&](std::string_view v) {
+    if (v.size() > kLpMaxElement)
+      throw std::invalid_argument("RdbWriter::write_list: element of " + std::to_string(v.size()) +
+                                  " bytes in key '" + std::string(key) +
+                                  "' is too large for a listpack");
+    uint64_t e = lp_entry_size(v.size());
+    if (node_bytes == 0 || node_bytes + e > kListNodeBytes) {
+      ++nodes;
+      node_bytes = kLpHeaderBytes + 1;
+    }
+    node_bytes += e;
+    ++seen;
+  });
+  if (seen != count) count_mismatch("write_list", key, count, seen);
+
+  put_key_header("write_list", rdb::kTypeListQuicklist2, key, expire_at_ms);
+  put_length(nodes);
+  uint64_t node_count = 0, written_nodes = 0;
+  auto flush_node = [&] {
+    node_.push_back(static_cast<char>(0xFF));
+    uint32_t total = static_cast<uint32_t>(node_.size());
+    uint16_t n16 = node_count < 65535 ? static_cast<uint16_t>(node_count) : 65535;
+    for (int i = 0; i < 4; ++i)
+      node_[i] = static_cast<char>(total >> (8 * i));
+    node_[4] = static_cast<char>(n16 & 0xff);
+    node_[5] = static_cast<char>(n16 >> 8);
+    put_length(rdb::kQuicklistNodePacked);
+    put_string(node_);
+    ++written_nodes;
+    node_.clear();
+    node_count = 0;
+  };
+  seen = 0;
+  elements([&](std::string_view v) {
+    if (++seen > count) count_mismatch("write_list", key, count, seen);
+    uint64_t e = lp_entry_size(v.size());
+    if (node_count > 0 && node_.size() + 1 + e > kListNodeBytes) flush_node();
+    if (node_count == 0) node_.assign(kLpHeaderBytes, '\0');
+    lp_append_string(&node_, v);
+    ++node_count;
+  });
+  if (seen != count) count_mismatch("write_list", key, count, seen);
+  flush_node();
+  if (written_nodes != nodes)
+    throw std::logic_error("RdbWriter::write_list: generator changed between passes for key '" +
+                           std::string(key) + "'");
+  if (node_.capacity() > 4 * kListNodeBytes) std::string().swap(node_);
+}
+
+// rdbSaveObject for OBJ_SET/OBJ_ENCODING_HT: the count, then the members.
+void RdbWriter::write_set(std::string_view key, uint64_t count,
+                          const std::function<void(const ElementFn&)>& members,
+                          int64_t expire_at_ms) {
+  check_nonempty("write_set", key, count);
+  put_key_header("write_set", rdb::kTypeSet, key, expire_at_ms);
+  put_length(count);
+  uint64_t seen = 0;
+  members([&](std::string_view m) {
+    if (++seen > count) count_mismatch("write_set", key, count, seen);
+    put_string(m);
+  });
+  if (seen != count) count_mismatch("write_set", key, count, seen);
+}
+
+// rdbSaveObject for OBJ_HASH/OBJ_ENCODING_HT: the count, then field, value.
+void RdbWriter::write_hash(std::string_view key, uint64_t count,
+                           const std::function<void(const PairFn&)>& fields, int64_t expire_at_ms) {
+  check_nonempty("write_hash", key, count);
+  put_key_header("write_hash", rdb::kTypeHash, key, expire_at_ms);
+  put_length(count);
+  uint64_t seen = 0;
+  fields([&](std::string_view f, std::string_view v) {
+    if (++seen > count) count_mismatch("write_hash", key, count, seen);
+    put_string(f);
+    put_string(v);
+  });
+  if (seen != count) count_mismatch("write_hash", key, count, seen);
+}
+
+// rdbSaveObject for OBJ_ZSET/OBJ_ENCODING_SKIPLIST: the count, then member
+// and the score as 8 little-endian bytes of the IEEE double
+// (rdbSaveBinaryDoubleValue). Any order loads; Redis writes descending.
+void RdbWriter::write_zset(std::string_view key, uint64_t count,
+                           const std::function<void(const ScoredFn&)>& members,
+                           int64_t expire_at_ms) {
+  check_nonempty("write_zset", key, count);
+  put_key_header("write_zset", rdb::kTypeZset2, key, expire_at_ms);
+  put_length(count);
+  uint64_t seen = 0;
+  members([&](std::string_view m, double score) {
+    if (++seen > count) count_mismatch("write_zset", key, count, seen);
+    if (score != score)
+      throw std::invalid_argument("RdbWriter::write_zset: NaN score in key '" + std::string(key) +
+                                  "'");
+    put_string(m);
+    uint64_t u;
+    std::memcpy(&u, &score, sizeof u);
+    uint8_t b[8];
+    for (int i = 0; i < 8; ++i)
+      b[i] = static_cast<uint8_t>(u >> (8 * i));
+    put(b, 8);
+  });
+  if (seen != count) count_mismatch("write_zset", key, count, seen);
 }
 
 void RdbWriter::finish() {
