@@ -202,6 +202,7 @@ const std::vector<Directive>& directives() {
     d.push_back(
         int64_directive("snapshot-log-entries", &Config::snapshot_log_entries, 1, INT64_MAX, true));
     d.push_back(bool_directive("raft-repair", &Config::raft_repair, false));
+    d.push_back(string_directive("import-rdb", &Config::import_rdb, false));
     d.push_back(fixed_directive("save", "",
                                 "kvraft snapshots through its Raft log (snapshot thresholds), "
                                 "not save points"));

@@ -53,6 +53,10 @@ struct Config {
   int64_t raft_log_segment_size = 64LL * 1024 * 1024;
   int64_t snapshot_log_entries = 100000;  // snapshot after this many applied entries
   bool raft_repair = false;               // cut corrupt log/snapshot state at startup
+  // A brand-new node starts from this RDB file (e.g. a stock redis-server
+  // dump.rdb): the migration path. Every initial member of a cluster must
+  // import the same file; ignored (with a warning) once Raft state exists.
+  std::string import_rdb;
 
   // Where the configuration came from (for INFO and CONFIG REWRITE-less setups).
   std::string config_file;

@@ -148,6 +148,9 @@ bool Replication::start(std::string* error) {
   options.fsync_mode =
       config_.raft_fsync == "never" ? storage::FsyncMode::kNever : storage::FsyncMode::kAlways;
   options.repair = config_.raft_repair;
+  // The snapshot is read (and its checksum verified) by load_snapshot below;
+  // open() need only read its metadata.
+  options.verify_snapshot = false;
   storage::RecoveryInfo info;
   try {
     storage_ = storage::RaftStorage::open(options, &info);
@@ -202,7 +205,11 @@ bool Replication::start(std::string* error) {
     }
     KV_LOG_NOTICE("Bootstrapped a new cluster of %zu voter(s) in %s", voters.size(),
                   config_.dir.c_str());
+    if (!config_.import_rdb.empty() && !import_initial_rdb(voters, error)) return false;
   } else {
+    if (!config_.import_rdb.empty())
+      KV_LOG_WARNING("import-rdb %s ignored: this node already has Raft state in %s",
+                     config_.import_rdb.c_str(), config_.dir.c_str());
     KV_LOG_NOTICE("Raft state: term %llu, log %llu..%llu, snapshot at %llu (opened in %.3f s)",
                   static_cast<unsigned long long>(storage_->hard_state().term),
                   static_cast<unsigned long long>(storage_->first_index()),
@@ -256,6 +263,39 @@ bool Replication::start(std::string* error) {
   const raft::ConfState& conf = node_->conf_state();
   if (conf.voters.size() == 1 && conf.voters[0] == self_id_) node_->campaign();
   process_ready();
+  return true;
+}
+
+bool Replication::import_initial_rdb(const std::vector<raft::NodeId>& voters, std::string* error) {
+  // The imported data becomes the cluster's first snapshot, right after the
+  // bootstrap entries: every initial member importing the same file starts
+  // from the same state, and later members receive it by InstallSnapshot.
+  try {
+    LoadedSnapshot loaded = load_snapshot(config_.import_rdb, config_.databases);
+    storage::RdbSnapshotInfo info;
+    info.meta.index = static_cast<raft::Index>(voters.size());
+    info.meta.term = 1;
+    info.meta.conf = raft::ConfState{voters, {}};
+    info.ctime = unix_time_ms() / 1000;
+    SnapshotResult r =
+        write_snapshot_sync(*loaded.keyspace, info, storage_->snapshot_path(info.meta));
+    if (!r.ok) {
+      *error = "import-rdb: writing the initial snapshot: " + r.error;
+      return false;
+    }
+    storage_->install_local_snapshot(info.meta);
+    KV_LOG_NOTICE("Imported %llu keys from %s (RDB version %d) as the initial state",
+                  static_cast<unsigned long long>(loaded.keys), config_.import_rdb.c_str(),
+                  loaded.rdb_version);
+    server_.replace_keyspace(std::move(loaded.keyspace));
+    applied_ = info.meta.index;
+    applied_term_ = 1;
+    snapshot_index_ = info.meta.index;
+    last_save_time_s_ = info.ctime;
+  } catch (const std::exception& e) {
+    *error = std::string("import-rdb: ") + e.what();
+    return false;
+  }
   return true;
 }
 
@@ -395,7 +435,12 @@ void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv
     return;
   }
   raft::Index commit = node_->log().committed();
-  bool caught_up = applied_ >= commit && client.last_write_index <= applied_;
+  // Serving from local state needs (1) every commit applied, (2) the
+  // client's own writes applied, and (3) an entry of this leader's term
+  // committed: before that, the commit index may lag what earlier leaders —
+  // or this node before a restart — committed, and a read would be stale.
+  bool caught_up = applied_ >= commit && client.last_write_index <= applied_ &&
+                   node_->log().term(commit) == node_->term();
   const raft::ConfState& conf = node_->conf_state();
   // A lone voter cannot be deposed by anyone, and a lease holder by nobody
   // within its lease: both may serve from state that includes every commit.

@@ -190,6 +190,7 @@ class Replication {
   void install_received_snapshot(const std::string& path);
   void maybe_snapshot();
   void update_transport_peers();
+  bool import_initial_rdb(const std::vector<raft::NodeId>& voters, std::string* error);
   void follower_route(Client& client, const CommandSpec& spec, const resp::Argv& argv);
   std::string encode_record(int db, const std::vector<std::string_view>& argv);
   storage::RdbSnapshotInfo snapshot_info_at_applied() const;

@@ -3,12 +3,15 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string_view>
 
@@ -164,7 +167,26 @@ std::string LogCut::describe() const {
 
 RaftLog::RaftLog(RaftLogOptions options) : options_(std::move(options)) {}
 
-RaftLog::~RaftLog() = default;
+RaftLog::~RaftLog() {
+  release_lock_id();
+}
+
+std::set<std::pair<uint64_t, uint64_t>>& RaftLog::locked_logs() {
+  static std::set<std::pair<uint64_t, uint64_t>> locked;
+  return locked;
+}
+
+std::mutex& RaftLog::locked_logs_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+void RaftLog::release_lock_id() {
+  if (lock_id_.second == 0) return;
+  std::lock_guard<std::mutex> g(locked_logs_mutex());
+  locked_logs().erase(lock_id_);
+  lock_id_ = {0, 0};
+}
 
 std::unique_ptr<RaftLog> RaftLog::open(RaftLogOptions options, LogRecovery* recovery) {
   if (options.dir.empty()) throw std::invalid_argument("RaftLog::open: empty dir");
@@ -195,15 +217,33 @@ void RaftLog::recover(LogRecovery* rec) {
   const uint32_t max_len = options_.max_entry_size;
   ensure_dir(options_.dir);
 
-  // Two processes appending to one log would interleave records; the second
-  // one to open is refused. The lock dies with the process (flock).
+  // Two writers appending to one log would interleave records; the second
+  // one to open is refused. Across processes this is a POSIX record lock
+  // (fcntl), not flock: a record lock belongs to the process and is NOT
+  // inherited by fork()ed children, so a snapshot child that outlives a
+  // kill -9'ed server cannot keep the restarted server from opening its
+  // log. Record locks do not exclude a second opener in the same process, so
+  // an in-process registry of locked files does that.
   const std::string lock_path = options_.dir + "/" + kLockFileName;
-  lock_ = open_file(lock_path, O_RDWR | O_CREAT, 0644, nullptr);
-  if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+  lock_ = open_file(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644, nullptr);
+  struct stat st;
+  if (::fstat(lock_.get(), &st) != 0) throw IoError("fstat", lock_path, IoError::kNoOffset, errno);
+  lock_id_ = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  {
+    std::lock_guard<std::mutex> g(locked_logs_mutex());
+    if (!locked_logs().insert(lock_id_).second)
+      throw IoError("raft log is already open (by another process or object)", lock_path,
+                    IoError::kNoOffset, 0);
+  }
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (::fcntl(lock_.get(), F_SETLK, &fl) != 0) {
     int err = errno;
-    throw IoError(
-        err == EWOULDBLOCK ? "raft log is already open (by another process or object)" : "flock",
-        lock_path, IoError::kNoOffset, err == EWOULDBLOCK ? 0 : err);
+    release_lock_id();
+    bool busy = err == EACCES || err == EAGAIN;
+    throw IoError(busy ? "raft log is already open (by another process or object)" : "fcntl lock",
+                  lock_path, IoError::kNoOffset, busy ? 0 : err);
   }
 
   std::vector<std::pair<Index, std::string>> files;

@@ -84,7 +84,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -217,7 +219,12 @@ class RaftLog {
   // segments_[k].last_index() + 1.
   std::vector<Segment> segments_;
   // Open for writing on segments_.back(); invalid iff segments_ is empty.
-  Fd lock_;  // holds an exclusive flock on `dir`/raftlog.lock while open
+  Fd lock_;  // holds an exclusive fcntl record lock on `dir`/raftlog.lock while open
+  // (device, inode) of the lock file while this object holds it; {0,0} when not.
+  std::pair<uint64_t, uint64_t> lock_id_{0, 0};
+  void release_lock_id();
+  static std::set<std::pair<uint64_t, uint64_t>>& locked_logs();
+  static std::mutex& locked_logs_mutex();
   Fd active_;
   raft::Index last_index_ = 0;  // == segments_.back().last_index(), 0 if empty
   raft::Term last_term_ = 0;    // term of last_index_, 0 if empty
