@@ -19,7 +19,11 @@
 #include <thread>
 
 #include "src/log.h"
+#include "storage/hash_value.h"
+#include "storage/list_value.h"
+#include "storage/set_value.h"
 #include "storage/value.h"
+#include "storage/zset_value.h"
 
 namespace kvraft {
 namespace {
@@ -44,13 +48,41 @@ std::string temp_path_for(const std::string& final_path, pid_t pid) {
 
 // Writes one key. The only place that knows how each value type is saved:
 // a new type is one more case here (and one RdbWriter method).
+// Collections are passed as generators over the live value (no copy: this
+// runs in the fork()ed child, where every heap page touched is copied).
 void save_entry(storage::RdbWriter& w, const storage::Entry* e, const std::string& file) {
+  int64_t expire = e->expire_at_ms();
+  if (expire == storage::kNoExpire) expire = storage::kNoExpiry;
+  using W = storage::RdbWriter;
   switch (e->type()) {
     case storage::ValueType::kString: {
       char buf[storage::kLongStrSize];
-      int64_t expire = e->expire_at_ms();
-      w.write_string(e->key(), storage::entry_string(e, buf),
-                     expire == storage::kNoExpire ? storage::kNoExpiry : expire);
+      w.write_string(e->key(), storage::entry_string(e, buf), expire);
+      return;
+    }
+    case storage::ValueType::kList: {
+      const auto* l = static_cast<const storage::ListValue*>(e->object_value());
+      w.write_list(
+          e->key(), l->size(), [&](const W::ElementFn& fn) { l->for_range(0, l->size(), fn); },
+          expire);
+      return;
+    }
+    case storage::ValueType::kSet: {
+      const auto* s = static_cast<const storage::SetValue*>(e->object_value());
+      w.write_set(
+          e->key(), s->size(), [&](const W::ElementFn& fn) { s->for_each(fn); }, expire);
+      return;
+    }
+    case storage::ValueType::kHash: {
+      const auto* h = static_cast<const storage::HashValue*>(e->object_value());
+      w.write_hash(
+          e->key(), h->size(), [&](const W::PairFn& fn) { h->for_each(fn); }, expire);
+      return;
+    }
+    case storage::ValueType::kZset: {
+      const auto* z = static_cast<const storage::ZsetValue*>(e->object_value());
+      w.write_zset(
+          e->key(), z->size(), [&](const W::ScoredFn& fn) { z->for_each(fn); }, expire);
       return;
     }
     default:
@@ -402,7 +434,12 @@ void BackgroundSnapshot::release(Job* job) {
 namespace {
 
 // Fills a fresh keyspace from an RdbReader. One on_<type> method per value
-// type, each building the entry and handing it to link().
+// type, each building the entry and handing it to link(). A collection is
+// built element by element into pending_ (so it exists once, never also as
+// a vector) and linked at on_collection_end; the value classes pick their
+// encodings as the commands would (listpack while small, converting up).
+// A repeated member or field is a corrupt file, as with Redis's deep
+// sanitization, and is refused.
 class KeyspaceLoader final : public storage::RdbVisitor {
  public:
   KeyspaceLoader(storage::Keyspace* keyspace, int64_t now_ms, LoadedSnapshot* out)
@@ -429,6 +466,70 @@ class KeyspaceLoader final : public storage::RdbVisitor {
                  int64_t expire_at_ms) override {
     if (!admit(db, expire_at_ms)) return;
     link(db, storage::entry_new_string(key, value, expire_of(expire_at_ms)));
+  }
+
+  void on_collection_begin(uint64_t db, std::string_view key, Collection kind, uint64_t size_hint,
+                           int64_t expire_at_ms) override {
+    skip_ = !admit(db, expire_at_ms);
+    pending_db_ = db;
+    pending_key_.assign(key);
+    pending_expire_ = expire_of(expire_at_ms);
+    pending_.reset();
+    if (skip_) return;
+    // The hint is untrusted (bounded by the file size only): cap it.
+    size_t hint = static_cast<size_t>(std::min<uint64_t>(size_hint, 1 << 16));
+    switch (kind) {
+      case Collection::kList:
+        pending_ = std::make_unique<storage::ListValue>();
+        break;
+      case Collection::kSet:
+        pending_ = nullptr;  // created at the first member (its encoding depends on it)
+        set_hint_ = hint;
+        break;
+      case Collection::kHash:
+        pending_ = std::make_unique<storage::HashValue>();
+        break;
+      case Collection::kZset:
+        pending_ = storage::ZsetValue::create(hint, 0);
+        break;
+    }
+  }
+
+  void on_list_element(std::string_view element) override {
+    if (skip_) return;
+    static_cast<storage::ListValue*>(pending_.get())->push_back(element);
+  }
+
+  void on_set_member(std::string_view member) override {
+    if (skip_) return;
+    if (!pending_) pending_ = storage::SetValue::create(member, set_hint_);
+    if (!static_cast<storage::SetValue*>(pending_.get())->add(member))
+      throw std::runtime_error("duplicate set member '" + printable(member) + "'");
+  }
+
+  void on_hash_field(std::string_view field, std::string_view value) override {
+    if (skip_) return;
+    auto* h = static_cast<storage::HashValue*>(pending_.get());
+    h->prepare_for(field.size());
+    h->prepare_for(value.size());
+    if (!h->set(field, value))
+      throw std::runtime_error("duplicate hash field '" + printable(field) + "'");
+  }
+
+  void on_zset_member(std::string_view member, double score) override {
+    if (skip_) return;
+    int out = 0;
+    double ns = 0;
+    auto* z = static_cast<storage::ZsetValue*>(pending_.get());
+    if (!z->add(score, member, 0, &out, &ns) || (out & storage::ZsetValue::kOutAdded) == 0)
+      throw std::runtime_error("duplicate or invalid sorted set member '" + printable(member) +
+                               "'");
+  }
+
+  void on_collection_end() override {
+    if (skip_) return;
+    link(pending_db_,
+         storage::entry_new_object(pending_key_, std::move(pending_), pending_expire_));
   }
 
   // Which kvraft aux fields were present: bit 0 index, 1 term, 2 membership.
@@ -468,10 +569,34 @@ class KeyspaceLoader final : public storage::RdbVisitor {
     ++out_->keys;
   }
 
+  // Up to 40 bytes of `s` with non-printable bytes as \xNN, for errors.
+  static std::string printable(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size() && i < 40; ++i) {
+      unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c < 0x7f && c != '\\') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        char b[5];
+        std::snprintf(b, sizeof b, "\\x%02x", c);
+        out += b;
+      }
+    }
+    if (s.size() > 40) out += "...";
+    return out;
+  }
+
   storage::Keyspace* keyspace_;
   int64_t now_ms_;
   LoadedSnapshot* out_;
   int seen_ = 0;
+  // The collection being loaded (between on_collection_begin and _end).
+  bool skip_ = false;  // expired: its elements are dropped
+  uint64_t pending_db_ = 0;
+  std::string pending_key_;
+  int64_t pending_expire_ = storage::kNoExpire;
+  std::unique_ptr<storage::CompositeValue> pending_;  // null until a set's first member
+  size_t set_hint_ = 0;
 };
 
 }  // namespace
