@@ -136,12 +136,14 @@ struct RdbSnapshotInfo {
 
 // Streams an RDB file to a file descriptor or a string. Memory use is a fixed
 // 64 KiB output buffer, a 64 KiB LZF match table (allocated at the first
-// string over 20 bytes) and LZF output space as large as the largest such
-// value, never proportional to the number of keys: it runs in a fork()ed
-// child, where every heap page touched is a page copied.
+// string over 20 bytes), LZF output space as large as the largest such
+// value and one quicklist node being built (kListNodeBytes, or one larger
+// element), never proportional to the number of keys or elements: it runs
+// in a fork()ed child, where every heap page touched is a page copied.
 //
 // Call order: begin(), then for each db select_db() followed by that db's
-// write_string() calls, then finish(). Calling out of order is a bug and
+// write_string()/write_list()/write_set()/write_hash()/write_zset() calls,
+// then finish(). Calling out of order is a bug and
 // throws std::logic_error. I/O errors throw RdbError naming the file and the
 // offset; after an exception the writer is unusable (the caller discards the
 // file).

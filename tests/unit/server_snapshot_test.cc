@@ -453,6 +453,35 @@ TEST_CASE("keys expired at now_ms are skipped when writing, and when loading unl
   CHECK(filtered.keyspace->peek(0, "live", 0) != nullptr);
 }
 
+TEST_CASE("expired collections are skipped on load like strings; live ones keep their TTL") {
+  TempDir dir("kvraft-snapshot");
+  storage::Keyspace ks(2);
+  const int64_t t = 1'000'000'000'000;
+  auto list = [](std::initializer_list<const char*> elems) {
+    auto l = std::make_unique<storage::ListValue>();
+    for (const char* e : elems)
+      l->push_back(e);
+    return l;
+  };
+  ks.set_entry(1, storage::entry_new_object("old", list({"a", "b"}), t - 1), false);
+  ks.set_entry(1, storage::entry_new_object("new", list({"c"}), t + 5000), false);
+  auto h = std::make_unique<storage::HashValue>();
+  h->set("f", "v");
+  ks.set_entry(1, storage::entry_new_object("h", std::move(h), storage::kNoExpire), false);
+  REQUIRE(write_snapshot_sync(ks, {}, dir.file("c.rdb")).ok);
+  LoadOptions at_t;
+  at_t.now_ms = t;
+  LoadedSnapshot loaded = load_snapshot(dir.file("c.rdb"), 2, at_t);
+  CHECK(loaded.keys == 2);
+  CHECK(loaded.expired_skipped == 1);
+  CHECK(loaded.keyspace->peek(1, "old", 0) == nullptr);
+  const storage::Entry* e = loaded.keyspace->peek(1, "new", 0);
+  REQUIRE(e != nullptr);
+  CHECK(e->expire_at_ms() == t + 5000);
+  CHECK(canonical_value(e) == "list 1:c");
+  CHECK(loaded.keyspace->expires(1) == 1);
+}
+
 TEST_CASE("a second start while a snapshot runs is refused; the next one after it works") {
   TempDir dir("kvraft-snapshot");
   TestLoop loop;
