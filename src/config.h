@@ -51,8 +51,9 @@ struct Config {
   std::string follower_mode = "proxy";            // proxy|redirect
   std::string raft_fsync = "always";              // always|never
   int64_t raft_log_segment_size = 64LL * 1024 * 1024;
-  int64_t snapshot_log_entries = 100000;  // snapshot after this many applied entries
-  bool raft_repair = false;               // cut corrupt log/snapshot state at startup
+  int64_t snapshot_log_entries = 100000;            // snapshot after this many applied entries...
+  int64_t snapshot_log_bytes = 64LL * 1024 * 1024;  // ...or this many bytes of them
+  bool raft_repair = false;                         // cut corrupt log/snapshot state at startup
   // A brand-new node starts from this RDB file (e.g. a stock redis-server
   // dump.rdb): the migration path. Every initial member of a cluster must
   // import the same file; ignored (with a warning) once Raft state exists.

@@ -675,6 +675,7 @@ void Replication::apply_entry(const raft::Entry& e) {
   applied_ = e.index;
   applied_term_ = e.term;
   ++entries_applied_;
+  bytes_since_snapshot_ += e.data.size();
   auto wit = waiters_.find(e.index);
   std::optional<Waiter> waiter;
   if (wit != waiters_.end()) {
@@ -826,6 +827,7 @@ void Replication::install_received_snapshot(const std::string& path) {
     applied_ = loaded.meta.index;
     applied_term_ = loaded.meta.term;
     snapshot_index_ = loaded.meta.index;
+    bytes_since_snapshot_ = 0;
   } catch (const std::exception& e) {
     // The storage verified the file before installing it; failing now means
     // the state machine cannot follow the log any more.
@@ -853,7 +855,9 @@ storage::RdbSnapshotInfo Replication::snapshot_info_at_applied() const {
 
 void Replication::maybe_snapshot() {
   if (snapshotter_.running() || !failure_.empty() || applied_ <= snapshot_index_) return;
-  if (applied_ - snapshot_index_ < static_cast<uint64_t>(config_.snapshot_log_entries)) return;
+  if (applied_ - snapshot_index_ < static_cast<uint64_t>(config_.snapshot_log_entries) &&
+      bytes_since_snapshot_ < static_cast<uint64_t>(config_.snapshot_log_bytes))
+    return;
   std::string error;
   if (!start_background_snapshot(&error))
     KV_LOG_WARNING("Background snapshot not started: %s", error.c_str());
@@ -897,6 +901,8 @@ bool Replication::start_background_snapshot(std::string* error) {
         }
       },
       error);
+  // The child's image covers every entry applied so far.
+  if (ok) bytes_since_snapshot_ = 0;
   if (ok)
     KV_LOG_NOTICE("Background snapshot started at raft index %llu",
                   static_cast<unsigned long long>(meta.index));
@@ -920,6 +926,7 @@ bool Replication::save_now(std::string* error) {
     *error = r.error;
     return false;
   }
+  bytes_since_snapshot_ = 0;
   try {
     if (storage_->install_local_snapshot(info.meta)) snapshot_index_ = info.meta.index;
   } catch (const std::exception& e) {

@@ -93,3 +93,17 @@ TEST_CASE("CONFIG GET matches globs; CONFIG SET refuses immutable and fixed valu
   CHECK(kvraft::config_set(c, "appendonly", {"no"}, true).empty());
   CHECK_FALSE(kvraft::config_set(c, "nope", {"1"}, true).empty());
 }
+
+TEST_CASE("replication directives validate their values") {
+  Config c;
+  CHECK(kvraft::config_set(c, "snapshot-log-bytes", {"1mb"}, true).empty());
+  CHECK(c.snapshot_log_bytes == 1024 * 1024);
+  CHECK(kvraft::config_set(c, "read-consistency", {"lease"}, true).empty());
+  CHECK_FALSE(kvraft::config_set(c, "read-consistency", {"eventual"}, true).empty());
+  CHECK_FALSE(kvraft::config_set(c, "follower-mode", {"ignore"}, true).empty());
+  CHECK_FALSE(kvraft::config_set(c, "raft-fsync", {"sometimes"}, false).empty());
+  CHECK(kvraft::config_set(c, "raft-fsync", {"never"}, true) == "can't set immutable config");
+  CHECK_FALSE(kvraft::config_set(c, "election-timeout", {"5"}, false).empty());
+  CHECK(kvraft::config_set(c, "raft-repair", {"yes"}, false).empty());
+  CHECK(c.raft_repair);
+}
