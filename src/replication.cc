@@ -491,8 +491,6 @@ void Replication::answer(uint64_t client_id, uint64_t slot, std::string_view byt
   if (c->fill_reply(slot, bytes)) server_.on_client_output(*c);
 }
 
-void Replication::forget_client(uint64_t) {}
-
 void Replication::on_loop_iteration() {
   if (stopped_ || !node_) return;
   if (!read_batch_.empty()) start_read_barrier();

@@ -104,9 +104,6 @@ class Replication {
   // starts the batched read barrier, takes the next Ready.
   void on_loop_iteration();
 
-  // A client is going away: forget its waiting replies.
-  void forget_client(uint64_t client_id);
-
   // SAVE / BGSAVE: snapshot the keyspace at the applied index.
   bool start_background_snapshot(std::string* error);
   bool save_now(std::string* error);
