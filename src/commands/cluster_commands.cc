@@ -13,6 +13,7 @@
 
 #include "src/client.h"
 #include "src/command.h"
+#include "src/commands/command_util.h"
 #include "src/replication.h"
 #include "src/server.h"
 #include "storage/keyspace.h"
@@ -26,10 +27,6 @@ namespace kvraft {
 uint16_t key_hash_slot(std::string_view key);
 
 namespace {
-
-bool eq(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 std::string node_name(raft::NodeId id) {
   // Redis Cluster node ids are 40 hex characters; derive a stable one.
@@ -52,7 +49,7 @@ void save_command(ExecContext& ctx) {
 
 // BGSAVE [SCHEDULE]: starts a fork()ed snapshot at the applied index.
 void bgsave_command(ExecContext& ctx) {
-  if (ctx.argv.size() > 2 || (ctx.argv.size() == 2 && !eq(ctx.argv[1], "SCHEDULE"))) {
+  if (ctx.argv.size() > 2 || (ctx.argv.size() == 2 && !iequals(ctx.argv[1], "SCHEDULE"))) {
     ctx.reply.error(kErrSyntax);
     return;
   }
@@ -117,7 +114,7 @@ void cluster_command(ExecContext& ctx) {
     return nullptr;
   };
   const PeerConfig* lead = leader ? find(leader) : nullptr;
-  if (eq(sub, "INFO")) {
+  if (iequals(sub, "INFO")) {
     std::string state = lead ? "ok" : "fail";
     std::string text = "cluster_state:" + state + "\r\ncluster_slots_assigned:16384\r\n" +
                        "cluster_slots_ok:" + (lead ? "16384" : "0") +
@@ -125,15 +122,15 @@ void cluster_command(ExecContext& ctx) {
                        "\r\ncluster_known_nodes:" + std::to_string(peers.size()) +
                        "\r\ncluster_size:1\r\ncluster_current_epoch:0\r\ncluster_my_epoch:0\r\n";
     ctx.reply.verbatim("txt", text);
-  } else if (eq(sub, "MYID")) {
+  } else if (iequals(sub, "MYID")) {
     ctx.reply.bulk(node_name(repl.self_id()));
-  } else if (eq(sub, "KEYSLOT")) {
+  } else if (iequals(sub, "KEYSLOT")) {
     if (ctx.argv.size() != 3) {
       ctx.reply.error("ERR wrong number of arguments for 'cluster|keyslot' command");
       return;
     }
     ctx.reply.integer(key_hash_slot(ctx.argv[2]));
-  } else if (eq(sub, "SLOTS")) {
+  } else if (iequals(sub, "SLOTS")) {
     if (!lead) {
       ctx.reply.array_header(0);
       return;
@@ -151,7 +148,7 @@ void cluster_command(ExecContext& ctx) {
     node(*lead);
     for (const auto& p : peers)
       if (p.id != leader) node(p);
-  } else if (eq(sub, "SHARDS")) {
+  } else if (iequals(sub, "SHARDS")) {
     ctx.reply.array_header(1);
     ctx.reply.map_header(2);
     ctx.reply.bulk("slots");
@@ -177,7 +174,7 @@ void cluster_command(ExecContext& ctx) {
       ctx.reply.bulk("health");
       ctx.reply.bulk(lead ? "online" : "failed");
     }
-  } else if (eq(sub, "NODES")) {
+  } else if (iequals(sub, "NODES")) {
     std::string out;
     for (const auto& p : peers) {
       bool is_leader = p.id == leader;

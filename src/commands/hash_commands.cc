@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "src/command.h"
+#include "src/commands/command_util.h"
 #include "storage/glob.h"
 #include "storage/hash_value.h"
 #include "storage/keyspace.h"
@@ -30,24 +31,6 @@ namespace {
 using storage::Entry;
 using storage::HashValue;
 using storage::ValueType;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-bool parse_ll(ExecContext& ctx, std::string_view arg, int64_t* out,
-              std::string_view err = kErrNotInteger) {
-  if (storage::string2ll(arg, out)) return true;
-  ctx.reply.error(err);
-  return false;
-}
 
 // A live hash for reading: null if absent (nothing replied), or null with
 // WRONGTYPE replied (then *failed is set).

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "src/command.h"
+#include "src/commands/command_util.h"
 #include "storage/glob.h"
 #include "storage/keyspace.h"
 #include "storage/strconv.h"
@@ -25,24 +26,6 @@ using storage::Entry;
 using storage::kNoExpire;
 
 constexpr std::string_view kErrSameObject = "ERR source and destination objects are the same";
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-bool parse_ll(ExecContext& ctx, std::string_view arg, int64_t* out,
-              std::string_view err = kErrNotInteger) {
-  if (storage::string2ll(arg, out)) return true;
-  ctx.reply.error(err);
-  return false;
-}
 
 // Redis's getIntFromObjectOrReply: an int64 that fits in an int. With a
 // custom message (SWAPDB) that message covers both failures; otherwise an

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "src/command.h"
+#include "src/commands/command_util.h"
 #include "storage/keyspace.h"
 #include "storage/list_value.h"
 #include "storage/strconv.h"
@@ -31,25 +32,6 @@ using storage::ListValue;
 using storage::ValueType;
 
 constexpr std::string_view kErrNotPositive = "ERR value is out of range, must be positive";
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-// Parses an int64 argument; replies `err` and returns false if it is not one.
-bool parse_ll(ExecContext& ctx, std::string_view arg, int64_t* out,
-              std::string_view err = kErrNotInteger) {
-  if (storage::string2ll(arg, out)) return true;
-  ctx.reply.error(err);
-  return false;
-}
 
 // Redis's getPositiveLongFromObjectOrReply: one message for both failures.
 bool parse_positive(ExecContext& ctx, std::string_view arg, int64_t* out, std::string_view err) {

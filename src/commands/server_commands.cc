@@ -17,16 +17,13 @@
 #include "src/client.h"
 #include "src/command.h"
 #include "src/command_docs.h"
+#include "src/commands/command_util.h"
 #include "src/info.h"
 #include "src/server.h"
 
 namespace kvraft {
 
 namespace {
-
-bool equals_nocase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 bool parse_int64(std::string_view s, int64_t* out) {
   if (s.empty() || s[0] == '+') return false;
@@ -63,7 +60,7 @@ void write_help(ExecContext& ctx, std::initializer_list<std::string_view> lines)
 // The default user's password check shared by AUTH and HELLO ... AUTH.
 bool check_password(ExecContext& ctx, std::string_view user, std::string_view password) {
   const std::string& required = ctx.server->config().requirepass;
-  bool ok = equals_nocase(user, "default") && !required.empty() && password == required;
+  bool ok = iequals(user, "default") && !required.empty() && password == required;
   if (!ok) ctx.reply.error("WRONGPASS invalid username-password pair or user is disabled.");
   return ok;
 }
@@ -147,11 +144,11 @@ void hello_command(ExecContext& ctx) {
   bool has_setname = false;
   for (; i < ctx.argv.size(); ++i) {
     bool more = i + 1 < ctx.argv.size();
-    if (equals_nocase(ctx.argv[i], "AUTH") && i + 2 < ctx.argv.size()) {
+    if (iequals(ctx.argv[i], "AUTH") && i + 2 < ctx.argv.size()) {
       if (!check_password(ctx, ctx.argv[i + 1], ctx.argv[i + 2])) return;
       ctx.client->authenticated = true;
       i += 2;
-    } else if (equals_nocase(ctx.argv[i], "SETNAME") && more) {
+    } else if (iequals(ctx.argv[i], "SETNAME") && more) {
       setname = ctx.argv[i + 1];
       has_setname = true;
       ++i;
@@ -203,8 +200,8 @@ void quit_command(ExecContext& ctx) {
 void shutdown_command(ExecContext& ctx) {
   for (size_t i = 1; i < ctx.argv.size(); ++i) {
     auto a = ctx.argv[i];
-    if (!equals_nocase(a, "NOSAVE") && !equals_nocase(a, "SAVE") && !equals_nocase(a, "NOW") &&
-        !equals_nocase(a, "FORCE")) {
+    if (!iequals(a, "NOSAVE") && !iequals(a, "SAVE") && !iequals(a, "NOW") &&
+        !iequals(a, "FORCE")) {
       ctx.reply.error(kErrSyntax);
       return;
     }
@@ -260,7 +257,7 @@ void client_command(ExecContext& ctx) {
   size_t argc = ctx.argv.size();
   Client& me = *ctx.client;
   Server& server = *ctx.server;
-  if (equals_nocase(sub, "HELP") && argc == 2) {
+  if (iequals(sub, "HELP") && argc == 2) {
     write_help(ctx, {"ID", "    Return the ID of the current connection.", "GETNAME",
                      "    Return the name of the current connection.", "SETNAME <name>",
                      "    Assign the name <name> to the current connection.",
@@ -271,16 +268,16 @@ void client_command(ExecContext& ctx) {
                      "    Set client meta attr. Options are LIB-NAME and LIB-VER.",
                      "KILL <ip:port> | KILL ID <id> [ID <id> ...]", "    Kill connections.", "HELP",
                      "    Print this help."});
-  } else if (equals_nocase(sub, "ID")) {
+  } else if (iequals(sub, "ID")) {
     if (argc != 2) return subcommand_arity_error(ctx);
     ctx.reply.integer(static_cast<int64_t>(me.id()));
-  } else if (equals_nocase(sub, "GETNAME")) {
+  } else if (iequals(sub, "GETNAME")) {
     if (argc != 2) return subcommand_arity_error(ctx);
     if (me.name.empty())
       ctx.reply.null();
     else
       ctx.reply.bulk(me.name);
-  } else if (equals_nocase(sub, "SETNAME")) {
+  } else if (iequals(sub, "SETNAME")) {
     if (argc != 3) return subcommand_arity_error(ctx);
     if (!valid_client_name(ctx.argv[2])) {
       ctx.reply.error("ERR Client names cannot contain spaces, newlines or special characters.");
@@ -288,10 +285,10 @@ void client_command(ExecContext& ctx) {
     }
     me.name = std::string(ctx.argv[2]);
     ctx.reply.ok();
-  } else if (equals_nocase(sub, "SETINFO")) {
+  } else if (iequals(sub, "SETINFO")) {
     if (argc != 4) return subcommand_arity_error(ctx);
-    bool is_name = equals_nocase(ctx.argv[2], "LIB-NAME");
-    if (!is_name && !equals_nocase(ctx.argv[2], "LIB-VER")) {
+    bool is_name = iequals(ctx.argv[2], "LIB-NAME");
+    if (!is_name && !iequals(ctx.argv[2], "LIB-VER")) {
       ctx.reply.error("ERR Unrecognized option '" + std::string(ctx.argv[2]) + "'");
       return;
     }
@@ -302,17 +299,16 @@ void client_command(ExecContext& ctx) {
     }
     (is_name ? me.lib_name : me.lib_ver) = std::string(ctx.argv[3]);
     ctx.reply.ok();
-  } else if (equals_nocase(sub, "INFO")) {
+  } else if (iequals(sub, "INFO")) {
     if (argc != 2) return subcommand_arity_error(ctx);
     ctx.reply.verbatim("txt", client_info_line(server, me) + "\n");
-  } else if (equals_nocase(sub, "LIST")) {
+  } else if (iequals(sub, "LIST")) {
     std::set<uint64_t> ids;
     for (size_t i = 2; i < argc; ++i) {
-      if (equals_nocase(ctx.argv[i], "TYPE") && i + 1 < argc) {
-        if (!equals_nocase(ctx.argv[i + 1], "normal")) {
-          if (equals_nocase(ctx.argv[i + 1], "master") ||
-              equals_nocase(ctx.argv[i + 1], "replica") ||
-              equals_nocase(ctx.argv[i + 1], "pubsub")) {
+      if (iequals(ctx.argv[i], "TYPE") && i + 1 < argc) {
+        if (!iequals(ctx.argv[i + 1], "normal")) {
+          if (iequals(ctx.argv[i + 1], "master") || iequals(ctx.argv[i + 1], "replica") ||
+              iequals(ctx.argv[i + 1], "pubsub")) {
             ctx.reply.verbatim("txt", "");
           } else {
             ctx.reply.error("ERR Unknown client type '" + std::string(ctx.argv[i + 1]) + "'");
@@ -320,7 +316,7 @@ void client_command(ExecContext& ctx) {
           return;
         }
         ++i;
-      } else if (equals_nocase(ctx.argv[i], "ID") && i + 1 < argc) {
+      } else if (iequals(ctx.argv[i], "ID") && i + 1 < argc) {
         for (++i; i < argc; ++i) {
           int64_t id;
           if (!parse_int64(ctx.argv[i], &id) || id <= 0) {
@@ -342,7 +338,7 @@ void client_command(ExecContext& ctx) {
     for (Client* c : all)
       out += client_info_line(server, *c) + "\n";
     ctx.reply.verbatim("txt", out);
-  } else if (equals_nocase(sub, "KILL")) {
+  } else if (iequals(sub, "KILL")) {
     std::vector<Client*> victims;
     if (argc == 3) {
       for (auto& [id, c] : server.clients())
@@ -354,7 +350,7 @@ void client_command(ExecContext& ctx) {
       ctx.reply.ok();
     } else if (argc >= 4 && (argc % 2) == 0) {
       for (size_t i = 2; i + 1 < argc; i += 2) {
-        if (!equals_nocase(ctx.argv[i], "ID")) {
+        if (!iequals(ctx.argv[i], "ID")) {
           ctx.reply.error(kErrSyntax);
           return;
         }
@@ -386,13 +382,13 @@ void config_command(ExecContext& ctx) {
   auto sub = ctx.argv[1];
   size_t argc = ctx.argv.size();
   Server& server = *ctx.server;
-  if (equals_nocase(sub, "HELP") && argc == 2) {
+  if (iequals(sub, "HELP") && argc == 2) {
     write_help(ctx, {"GET <pattern>",
                      "    Return parameters matching the glob-like <pattern> and their values.",
                      "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
                      "RESETSTAT", "    Reset statistics reported by the INFO command.", "HELP",
                      "    Print this help."});
-  } else if (equals_nocase(sub, "GET")) {
+  } else if (iequals(sub, "GET")) {
     if (argc < 3) return subcommand_arity_error(ctx);
     std::vector<std::pair<std::string, std::string>> found;
     for (size_t i = 2; i < argc; ++i)
@@ -407,7 +403,7 @@ void config_command(ExecContext& ctx) {
       ctx.reply.bulk(k);
       ctx.reply.bulk(v);
     }
-  } else if (equals_nocase(sub, "SET")) {
+  } else if (iequals(sub, "SET")) {
     if (argc < 4 || (argc % 2) != 0) return subcommand_arity_error(ctx);
     // Validate everything on a copy first so a failing directive changes nothing.
     Config candidate = server.config();
@@ -421,11 +417,11 @@ void config_command(ExecContext& ctx) {
     }
     server.config() = std::move(candidate);
     ctx.reply.ok();
-  } else if (equals_nocase(sub, "RESETSTAT")) {
+  } else if (iequals(sub, "RESETSTAT")) {
     if (argc != 2) return subcommand_arity_error(ctx);
     reset_info_stats(server);
     ctx.reply.ok();
-  } else if (equals_nocase(sub, "REWRITE")) {
+  } else if (iequals(sub, "REWRITE")) {
     ctx.reply.error("ERR CONFIG REWRITE is not supported by kvraft; edit the config file instead");
   } else {
     unknown_subcommand(ctx);
@@ -456,7 +452,7 @@ void command_command(ExecContext& ctx) {
     return;
   }
   auto sub = ctx.argv[1];
-  if (equals_nocase(sub, "HELP") && argc == 2) {
+  if (iequals(sub, "HELP") && argc == 2) {
     write_help(
         ctx, {"(no subcommand)", "    Return details about all commands.", "COUNT",
               "    Return the total number of commands in this server.", "LIST",
@@ -464,15 +460,15 @@ void command_command(ExecContext& ctx) {
               "    Return details about multiple commands.", "DOCS [<command-name> ...]",
               "    Return documentation details about multiple commands.", "GETKEYS <full-command>",
               "    Return the keys from a full command.", "HELP", "    Print this help."});
-  } else if (equals_nocase(sub, "COUNT")) {
+  } else if (iequals(sub, "COUNT")) {
     if (argc != 2) return subcommand_arity_error(ctx);
     ctx.reply.integer(static_cast<int64_t>(visible().size()));
-  } else if (equals_nocase(sub, "LIST")) {
+  } else if (iequals(sub, "LIST")) {
     auto all = visible();
     ctx.reply.array_header(static_cast<int64_t>(all.size()));
     for (const auto* c : all)
       ctx.reply.bulk(c->name);
-  } else if (equals_nocase(sub, "INFO")) {
+  } else if (iequals(sub, "INFO")) {
     if (argc == 2) {
       auto all = visible();
       ctx.reply.array_header(static_cast<int64_t>(all.size()));
@@ -488,7 +484,7 @@ void command_command(ExecContext& ctx) {
       else
         ctx.reply.null_array();
     }
-  } else if (equals_nocase(sub, "DOCS")) {
+  } else if (iequals(sub, "DOCS")) {
     std::vector<const CommandSpec*> wanted;
     if (argc == 2) {
       wanted = visible();
@@ -503,7 +499,7 @@ void command_command(ExecContext& ctx) {
       ctx.reply.bulk(c->name);
       write_command_docs(ctx.reply, *c);
     }
-  } else if (equals_nocase(sub, "GETKEYS")) {
+  } else if (iequals(sub, "GETKEYS")) {
     if (argc < 3) return subcommand_arity_error(ctx);
     const CommandSpec* c = table.find(ctx.argv[2]);
     if (!c || (c->flags & kCmdInternal)) {

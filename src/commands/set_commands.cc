@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "src/command.h"
+#include "src/commands/command_util.h"
 #include "storage/glob.h"
 #include "storage/keyspace.h"
 #include "storage/set_value.h"
@@ -33,17 +34,6 @@ using storage::Entry;
 using storage::kNoExpire;
 using storage::SetValue;
 using storage::ValueType;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
 
 SetValue* as_set(const Entry* e) {
   return static_cast<SetValue*>(e->object_value());

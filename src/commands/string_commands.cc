@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "src/command.h"
+#include "src/commands/command_util.h"
 #include "storage/keyspace.h"
 #include "storage/strconv.h"
 
@@ -35,25 +36,6 @@ constexpr int64_t kMaxStringLen = 512LL * 1024 * 1024;
 constexpr std::string_view kErrStringTooLong =
     "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 constexpr std::string_view kErrBitOffset = "ERR bit offset is not an integer or out of range";
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-// Parses an int64 argument; replies `err` and returns false if it is not one.
-bool parse_ll(ExecContext& ctx, std::string_view arg, int64_t* out,
-              std::string_view err = kErrNotInteger) {
-  if (storage::string2ll(arg, out)) return true;
-  ctx.reply.error(err);
-  return false;
-}
 
 std::string invalid_expire_error(const ExecContext& ctx) {
   return "ERR invalid expire time in '" + std::string(ctx.spec ? ctx.spec->name : "set") +

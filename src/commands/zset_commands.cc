@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "src/command.h"
+#include "src/commands/command_util.h"
 #include "storage/glob.h"
 #include "storage/keyspace.h"
 #include "storage/set_value.h"
@@ -40,23 +41,6 @@ constexpr std::string_view kErrNan = "ERR resulting score is not a number (NaN)"
 constexpr std::string_view kErrMinMaxFloat = "ERR min or max is not a float";
 constexpr std::string_view kErrMinMaxLex = "ERR min or max not valid string range item";
 constexpr std::string_view kErrPositive = "ERR value is out of range, must be positive";
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-bool parse_ll(ExecContext& ctx, std::string_view arg, int64_t* out) {
-  if (storage::string2ll(arg, out)) return true;
-  ctx.reply.error(kErrNotInteger);
-  return false;
-}
 
 ZsetValue* as_zset(const Entry* e) {
   return static_cast<ZsetValue*>(e->object_value());
