@@ -11,6 +11,7 @@
 #include "src/client.h"
 #include "src/config.h"
 #include "src/leader_proxy.h"
+#include "src/leader_transfer.h"
 #include "src/log.h"
 #include "src/peer_transport.h"
 #include "src/server.h"
@@ -113,7 +114,10 @@ bool parse_cluster_peers(const std::string& text, std::vector<PeerConfig>* out,
 }
 
 Replication::Replication(Server& server)
-    : server_(server), config_(server.config()), snapshotter_(server.loop()) {
+    : server_(server),
+      config_(server.config()),
+      snapshotter_(server.loop()),
+      transfer_(std::make_unique<LeaderTransfer>(server, *this)) {
   disk_req_.data = this;
   tick_timer_.data = this;
 }
@@ -357,6 +361,7 @@ void Replication::tick() {
       }
     }
   }
+  transfer_->on_tick(now);
   process_ready();
 }
 
@@ -795,6 +800,7 @@ void Replication::on_soft_state(const raft::SoftState& ss) {
     // batches stay valid and are still served as entries are applied.
     fail_unconfirmed_reads(error_bytes("TRYAGAIN this node stopped being the Raft leader; retry"));
   }
+  transfer_->on_soft_state(ss);
 }
 
 void Replication::on_storage_failure(const std::string& reason) {

@@ -53,6 +53,7 @@ class Server;
 class Client;
 class PeerTransport;
 class LeaderProxy;
+class LeaderTransfer;
 struct Config;
 
 // How reads are served (the `read-consistency` directive).
@@ -124,6 +125,18 @@ class Replication {
   raft::Index applied_index() const { return applied_; }
   // Non-empty once the storage failed: writes are refused with this reason.
   const std::string& failure() const { return failure_; }
+
+  // Leadership transfer (RAFT.TRANSFER-LEADER, SHUTDOWN): see leader_transfer.h.
+  LeaderTransfer& leader_transfer() { return *transfer_; }
+  const raft::Node* raft_node() const { return node_.get(); }
+  const PeerTransport* transport() const { return transport_.get(); }
+  raft::Status transfer_leader(raft::NodeId target) { return node_->transfer_leader(target); }
+  // Writes this node proposed that are not answered yet.
+  size_t pending_writes() const { return waiters_.size(); }
+  // Sends a command that needs the leader there, as for a write on a follower.
+  void forward_to_leader(Client& client, const CommandSpec& spec, const resp::Argv& argv) {
+    follower_route(client, spec, argv);
+  }
 
  private:
   struct Waiter {  // a client waiting for the entry it proposed
@@ -204,6 +217,7 @@ class Replication {
   std::unique_ptr<PeerTransport> transport_;
   std::unique_ptr<LeaderProxy> proxy_;
   BackgroundSnapshot snapshotter_;
+  std::unique_ptr<LeaderTransfer> transfer_;
 
   uv_timer_t tick_timer_;
   bool tick_started_ = false;

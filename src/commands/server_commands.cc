@@ -1,6 +1,6 @@
 // src/commands/server_commands.cc — commands about the connection and the
 // server rather than the data: PING, ECHO, SELECT, HELLO, AUTH, QUIT,
-// SHUTDOWN, TIME, CLIENT, CONFIG, INFO, COMMAND.
+// TIME, CLIENT, CONFIG, INFO, COMMAND.
 //
 // All are kCmdConnection: they run on the node the client is connected to
 // and are never replicated. Replies and error texts follow Redis 7.
@@ -193,20 +193,6 @@ void hello_command(ExecContext& ctx) {
 void quit_command(ExecContext& ctx) {
   ctx.reply.ok();
   ctx.client->close_after_reply = true;
-}
-
-// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]: stops the server. Nothing to save:
-// a single node keeps data in memory only until the durable log exists.
-void shutdown_command(ExecContext& ctx) {
-  for (size_t i = 1; i < ctx.argv.size(); ++i) {
-    auto a = ctx.argv[i];
-    if (!iequals(a, "NOSAVE") && !iequals(a, "SAVE") && !iequals(a, "NOW") &&
-        !iequals(a, "FORCE")) {
-      ctx.reply.error(kErrSyntax);
-      return;
-    }
-  }
-  ctx.server->request_shutdown();
 }
 
 // TIME: [unix seconds, microseconds] as bulk strings.
@@ -576,14 +562,6 @@ void register_server_commands(CommandTable& t) {
          .group = "connection",
          .since = "1.0.0",
          .summary = "Closes the connection."});
-  t.add({.name = "shutdown",
-         .arity = -1,
-         .flags = kConn | kCmdAdmin | kCmdStale | kCmdLoading,
-         .handler = shutdown_command,
-         .group = "server",
-         .since = "1.0.0",
-         .summary = "Synchronously saves the database(s) to disk and shuts down the server.",
-         .syntax = "[NOSAVE|SAVE] [NOW] [FORCE]"});
   t.add({.name = "time",
          .arity = 1,
          .flags = kConn | kCmdFast | kCmdStale | kCmdLoading,
