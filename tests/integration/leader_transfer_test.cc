@@ -135,6 +135,14 @@ void check_acked_everywhere(LocalCluster& cluster, int port,
   CHECK(missing == 0);
 }
 
+// Waits up to 10 s for node i to exit by itself (SHUTDOWN); true if it did.
+bool exited(LocalCluster& cluster, int i) {
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (cluster.running(i) && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return !cluster.running(i);
+}
+
 void check_no_failures(RetryingWriters& load) {
   auto failures = load.failures();
   for (size_t i = 0; i < failures.size() && i < 5; ++i)
@@ -256,10 +264,7 @@ TEST_CASE("a one-node cluster has nobody to transfer to; SHUTDOWN ABORT without 
   CHECK(c.run({"SHUTDOWN", "SAVE", "NOSAVE"}) == "(error) ERR syntax error");
   CHECK(c.run({"SHUTDOWN", "LATER"}) == "(error) ERR syntax error");
   CHECK_THROWS(c.cmd({"SHUTDOWN"}));  // the connection closes, no reply
-  auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (cluster.running(0) && Clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(!cluster.running(0));
+  CHECK(exited(cluster, 0));
 }
 
 TEST_CASE("transfers under a continuous write load fail no write and lose none") {
@@ -312,10 +317,7 @@ TEST_CASE("SHUTDOWN of the leader under load hands over first: a new leader at o
   MESSAGE("new leader " << next + 1 << " seen " << elected_ms << " ms after SHUTDOWN");
   REQUIRE(next >= 0);
   CHECK(elected_ms < 1000);
-  auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (cluster.running(leader) && Clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  CHECK(!cluster.running(leader));
+  CHECK(exited(cluster, leader));
   std::string log = cluster.log(leader);
   CHECK(log.find("SHUTDOWN: handing leadership to node") != std::string::npos);
   CHECK(log.find("leadership handed over to node " + std::to_string(next + 1)) !=
@@ -373,10 +375,7 @@ TEST_CASE("SHUTDOWN of a follower just stops it; SHUTDOWN NOW on a leader skips 
     RedisConnection c(cluster.port(follower));
     CHECK_THROWS(c.cmd({"SHUTDOWN", "NOSAVE"}));
   }
-  auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (cluster.running(follower) && Clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  CHECK(!cluster.running(follower));
+  CHECK(exited(cluster, follower));
   CHECK(cluster.raft_field(leader, "role") == "leader");
   CHECK(cluster.log(follower).find("handing leadership") == std::string::npos);
   cluster.start(follower);
@@ -384,10 +383,7 @@ TEST_CASE("SHUTDOWN of a follower just stops it; SHUTDOWN NOW on a leader skips 
     RedisConnection c(cluster.port(leader));
     CHECK_THROWS(c.cmd({"SHUTDOWN", "NOW"}));
   }
-  deadline = Clock::now() + std::chrono::seconds(10);
-  while (cluster.running(leader) && Clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  CHECK(!cluster.running(leader));
+  CHECK(exited(cluster, leader));
   CHECK(cluster.log(leader).find("handing leadership") == std::string::npos);
 }
 
