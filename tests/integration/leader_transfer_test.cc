@@ -232,7 +232,9 @@ TEST_CASE("RAFT.TRANSFER-LEADER without an id picks another voter, and works fro
 }
 
 TEST_CASE("RAFT.TRANSFER-LEADER refuses what cannot work with a clear error") {
-  LocalCluster cluster(3);
+  // A long election timeout keeps the failing transfer below open long
+  // enough to see a write refused during it on a loaded machine.
+  LocalCluster cluster(3, {"--election-timeout", "1000"});
   int leader = settled_leader(cluster);
   REQUIRE(leader >= 0);
   std::string self = std::to_string(leader + 1);
@@ -255,9 +257,22 @@ TEST_CASE("RAFT.TRANSFER-LEADER refuses what cannot work with a clear error") {
   int stopped = (leader + 1) % 3;
   cluster.pause(stopped);
   auto t0 = Clock::now();
-  CHECK(c.run({"RAFT.TRANSFER-LEADER", std::to_string(stopped + 1)}) ==
+  std::string transfer_reply;
+  std::thread transfer([&] {
+    transfer_reply = c.run({"RAFT.TRANSFER-LEADER", std::to_string(stopped + 1)});
+  });
+  // Meanwhile the leader refuses writes with a retryable error.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    RedisConnection w(cluster.port(leader));
+    CHECK(w.run({"SET", "during", "x"}) ==
+          "(error) TRYAGAIN leadership transfer in progress; retry");
+  }
+  transfer.join();
+  CHECK(transfer_reply ==
         "(error) ERR leadership transfer to " + std::to_string(stopped + 1) + " timed out");
   CHECK(ms_since(t0) < 5000);
+  CHECK(c.run({"GET", "during"}) == "(nil)");
   CHECK(c.run({"SET", "k", "v"}) == "OK");
   cluster.resume(stopped);
 
