@@ -114,10 +114,8 @@ bool parse_cluster_peers(const std::string& text, std::vector<PeerConfig>* out,
 }
 
 Replication::Replication(Server& server)
-    : server_(server),
-      config_(server.config()),
-      snapshotter_(server.loop()),
-      transfer_(std::make_unique<LeaderTransfer>(server, *this)) {
+    : server_(server), config_(server.config()), snapshotter_(server.loop()) {
+  transfer_ = std::make_unique<LeaderTransfer>(server, *this);
   disk_req_.data = this;
   tick_timer_.data = this;
 }
