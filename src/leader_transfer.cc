@@ -3,7 +3,6 @@
 
 #include <algorithm>
 
-#include "raft/conf_change.h"
 #include "src/client.h"
 #include "src/config.h"
 #include "src/log.h"
