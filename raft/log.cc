@@ -88,6 +88,10 @@ Index RaftLog::find_conflict_by_term(Index index, Term t) const {
 }
 
 void RaftLog::append(const std::vector<Entry>& ents) {
+  append(std::vector<Entry>(ents));
+}
+
+void RaftLog::append(std::vector<Entry>&& ents) {
   if (ents.empty()) return;
   Index after = ents.front().index;
   RAFT_CHECK(after > committed_,
@@ -103,11 +107,11 @@ void RaftLog::append(const std::vector<Entry>& ents) {
   } else {
     unstable_.resize(after - unstable_offset_);
   }
-  for (const Entry& e : ents) {
+  for (Entry& e : ents) {
     RAFT_CHECK(e.index == unstable_offset_ + unstable_.size(),
                "appended entries not consecutive: got " << e.index << " want "
                                                         << unstable_offset_ + unstable_.size());
-    unstable_.push_back(e);
+    unstable_.push_back(std::move(e));
   }
 }
 
@@ -173,7 +177,7 @@ std::vector<Entry> RaftLog::next_committed_entries(uint64_t max_bytes) const {
   auto ents = slice(applied_ + 1, hi, max_bytes);
   RAFT_CHECK(ents.has_value(), "committed entries from " << applied_ + 1 << " compacted (first "
                                                          << first_index() << ")");
-  return *ents;
+  return std::move(*ents);
 }
 
 }  // namespace kvraft::raft

@@ -58,6 +58,9 @@ class RaftLog {
   // Appends consecutive entries, truncating any unstable or stored suffix
   // from ents.front().index on. Requires ents.front().index > committed().
   void append(const std::vector<Entry>& ents);
+  // The same, taking the entries' payloads instead of copying them (the
+  // leader's own proposals and a follower's received batch: hot paths).
+  void append(std::vector<Entry>&& ents);
 
   Index committed() const { return committed_; }
   Index applied() const { return applied_; }

@@ -17,6 +17,16 @@
 
 namespace kvraft::raft {
 
+namespace {
+// A one-entry batch for append_entries, built without the copy an
+// initializer list would make of the payload.
+std::vector<Entry> one_entry(EntryType type, std::string data) {
+  std::vector<Entry> v;
+  v.push_back(Entry{0, 0, type, std::move(data)});
+  return v;
+}
+}  // namespace
+
 const char* to_string(Role r) {
   switch (r) {
     case Role::kFollower:
@@ -134,7 +144,7 @@ void Node::become_leader() {
   // The no-op of this term: until an entry of the current term commits the
   // leader does not know the true commit index (needed by ReadIndex), and
   // entries of older terms can only commit with it (§5.4.2).
-  append_entries({Entry{0, 0, EntryType::kNormal, {}}});
+  append_entries(one_entry(EntryType::kNormal, {}));
 }
 
 bool Node::promotable() const {
@@ -453,9 +463,11 @@ void Node::handle_append(const Message& m) {
       RAFT_CHECK(ci > log_.committed(), "entry " << ci << " conflicts with committed log up to "
                                                  << log_.committed() << " (leader " << m.from
                                                  << " term " << m.term << ")");
-      std::vector<Entry> tail(m.entries.begin() + (ci - m.index - 1), m.entries.end());
-      log_.append(tail);
-      note_appended(tail);
+      const size_t skip = ci - m.index - 1;
+      const size_t n = m.entries.size() - skip;
+      std::vector<Entry> tail(m.entries.begin() + static_cast<long>(skip), m.entries.end());
+      log_.append(std::move(tail));
+      note_appended(std::span<const Entry>(log_.unstable_entries()).last(n));
     }
     log_.commit_to(std::min(m.commit, last_new));
     r.index = last_new;
@@ -836,8 +848,10 @@ void Node::append_entries(std::vector<Entry> ents) {
     e.index = next++;
     e.term = term_;
   }
-  log_.append(ents);
-  note_appended(ents);
+  const size_t n = ents.size();
+  log_.append(std::move(ents));
+  // append() leaves exactly these entries at the tail of the unstable log.
+  note_appended(std::span<const Entry>(log_.unstable_entries()).last(n));
   // Our own match advances in advance(), once the host made them durable.
   bcast_append(false);
 }
@@ -859,7 +873,7 @@ void Node::abort_transfer() {
 ProposeResult Node::propose(std::string data) {
   if (role_ != Role::kLeader) return {Status::kNotLeader, 0, 0};
   if (lead_transferee_ != kNoNode) return {Status::kTransferring, 0, 0};
-  append_entries({Entry{0, 0, EntryType::kNormal, std::move(data)}});
+  append_entries(one_entry(EntryType::kNormal, std::move(data)));
   return {Status::kOk, log_.last_index(), term_};
 }
 
@@ -888,7 +902,7 @@ ProposeResult Node::propose_conf_change(const ConfChange& cc) {
       if (is_voter(conf, cc.node) && conf.voters.size() == 1) return {Status::kInvalid, 0, 0};
       break;
   }
-  append_entries({Entry{0, 0, EntryType::kConfChange, encode_conf_change(cc)}});
+  append_entries(one_entry(EntryType::kConfChange, encode_conf_change(cc)));
   return {Status::kOk, log_.last_index(), term_};
 }
 
@@ -941,7 +955,7 @@ Index Node::last_conf_index() const {
   return conf_history_.empty() ? 0 : conf_history_.back().first;
 }
 
-void Node::note_appended(const std::vector<Entry>& ents) {
+void Node::note_appended(std::span<const Entry> ents) {
   if (ents.empty()) return;
   bool changed = false;
   // Entries from ents.front().index on replaced whatever was there: the
@@ -1026,6 +1040,9 @@ Ready Node::ready() {
   rd.snapshot = log_.unstable_snapshot();
   rd.entries = log_.unstable_entries();
   rd.committed_entries = log_.next_committed_entries(kNoLimit);
+  ready_last_index_ = rd.entries.empty() ? 0 : rd.entries.back().index;
+  ready_last_term_ = rd.entries.empty() ? 0 : rd.entries.back().term;
+  ready_last_committed_ = rd.committed_entries.empty() ? 0 : rd.committed_entries.back().index;
   rd.read_states = std::move(read_states_);
   read_states_.clear();
   rd.early_messages = std::move(early_msgs_);
@@ -1040,8 +1057,8 @@ void Node::advance(const Ready& rd) {
   RAFT_CHECK(ready_outstanding_, "advance() without an outstanding Ready");
   ready_outstanding_ = false;
   if (rd.snapshot) log_.stable_snap_to(rd.snapshot->index);
-  if (!rd.entries.empty()) log_.stable_to(rd.entries.back().index, rd.entries.back().term);
-  if (!rd.committed_entries.empty()) log_.applied_to(rd.committed_entries.back().index);
+  if (ready_last_index_ != 0) log_.stable_to(ready_last_index_, ready_last_term_);
+  if (ready_last_committed_ != 0) log_.applied_to(ready_last_committed_);
   if (role_ == Role::kLeader) {
     auto it = progress_.find(id_);
     if (it != progress_.end()) it->second.maybe_update(log_.persisted_last());

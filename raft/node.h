@@ -42,6 +42,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -280,7 +281,7 @@ class Node {
   void send_timeout_now(NodeId to);
 
   // Membership bookkeeping.
-  void note_appended(const std::vector<Entry>& ents);
+  void note_appended(std::span<const Entry> ents);
   void sync_progress_with_conf();
   bool promotable() const;
 
@@ -359,6 +360,14 @@ class Node {
   HardState prev_hard_;
   SoftState prev_soft_;
   bool ready_outstanding_ = false;
+  // The last entry the outstanding Ready asked the host to persist and the
+  // last one it handed out to apply (0 = none). advance() acts on these, not
+  // on the Ready it is given back, so the host may move the entries' payloads
+  // out of that Ready (into its disk batch, into the state machine) instead
+  // of copying them.
+  Index ready_last_index_ = 0;
+  Term ready_last_term_ = 0;
+  Index ready_last_committed_ = 0;
 };
 
 }  // namespace kvraft::raft

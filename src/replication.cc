@@ -560,15 +560,15 @@ void Replication::process_ready() {
     in_ready_ = true;
     if (rd_.soft_state) on_soft_state(*rd_.soft_state);
     send_messages(rd_.early_messages);
+    bool conf_changed = std::any_of(rd_.entries.begin(), rd_.entries.end(), [](const auto& e) {
+      return e.type == raft::EntryType::kConfChange;
+    });
     try {
-      batch_ = storage_->prepare(rd_);
+      batch_ = storage_->prepare_taking_entries(rd_);  // rd_.entries is empty from here on
     } catch (const std::exception& e) {
       on_storage_failure(std::string("preparing a batch: ") + e.what());
       return;
     }
-    bool conf_changed = std::any_of(rd_.entries.begin(), rd_.entries.end(), [](const auto& e) {
-      return e.type == raft::EntryType::kConfChange;
-    });
     if (conf_changed) batch_.conf = node_->conf_state();
     const raft::HardState& cur = storage_->hard_state();
     bool needs_disk =

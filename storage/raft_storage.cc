@@ -392,10 +392,19 @@ bool RaftStorage::read_snapshot_chunk(const SnapshotMeta& meta, uint64_t offset,
 // ------------------------------------------------------------------ prepare / publish
 
 RaftStorage::Batch RaftStorage::prepare(const raft::Ready& rd) {
+  return prepare_batch(rd, rd.entries);
+}
+
+RaftStorage::Batch RaftStorage::prepare_taking_entries(raft::Ready& rd) {
+  return prepare_batch(rd, std::move(rd.entries));
+}
+
+RaftStorage::Batch RaftStorage::prepare_batch(const raft::Ready& rd,
+                                              std::vector<raft::Entry> entries) {
   Batch b;
   b.snapshot_chunks = rd.snapshot_chunks;
   b.snapshot = rd.snapshot;
-  b.entries = rd.entries;
+  b.entries = std::move(entries);
   b.hard_state = rd.hard_state;
   if (!b.entries.empty()) {
     const Index f = b.entries.front().index;
