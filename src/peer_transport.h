@@ -46,6 +46,8 @@
 
 namespace kvraft {
 
+class TlsContext;
+
 // Where a peer's raft port is. `host` is a numeric IPv4/IPv6 address (or
 // "localhost"); names are not resolved, so a slow DNS can never stall the loop.
 struct PeerAddress {
@@ -60,6 +62,9 @@ struct TransportOptions {
   raft::NodeId self = raft::kNoNode;  // this node's id; must not be kNoNode
   std::string cluster_id;             // every member must configure the same
   std::string secret;                 // empty: none; otherwise all members share it
+  // Non-null (tls-replication): every connection is TLS, each side
+  // presenting its certificate and requiring the other's to chain to the CA.
+  std::shared_ptr<TlsContext> tls;
   std::string bind_host = "127.0.0.1";
   int port = 0;  // raft port to listen on (0: any free port, see PeerTransport::port())
   // Bound on one frame, sent or received. A message whose frame would exceed
