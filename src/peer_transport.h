@@ -25,6 +25,9 @@
 // listener that is not a cluster member learns it from any connection to
 // it. It is compared in constant time. A later change replaces it with an
 // HMAC over a per-connection nonce.
+// With tls-replication (TransportOptions::tls) every connection is TLS
+// with certificates verified both ways before the handshake frame is sent,
+// so the secret never crosses the network in clear.
 #pragma once
 
 #include <uv.h>

@@ -98,7 +98,7 @@ void process_input(Server& server, Client& client) {
   if (!client.reply.empty() || client.close_after_reply) server.on_client_output(client);
 }
 
-void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   auto* client = static_cast<Client*>(stream->data);
   Server& server = *client->server();
   if (nread < 0) {
@@ -117,7 +117,6 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   } else {
     client->query.commit(static_cast<size_t>(nread));
   }
-  (void)buf;
   server.stats().net_input_bytes += static_cast<uint64_t>(nread);
   client->last_interaction_ms = unix_time_ms();
   process_input(server, *client);
