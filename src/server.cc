@@ -308,6 +308,13 @@ void Server::on_connection(uv_stream_t* listener, int status) {
   if (uv_tcp_getsockname(client->handle(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
     client->laddr = sockaddr_to_string(ss);
   client->created_ms = client->last_interaction_ms = unix_time_ms();
+  // Before anything can be written, so nothing ever leaves in clear on the
+  // TLS port (a client over maxclients is closed without a reply).
+  const auto& tls_ls = server->tls_listeners_;
+  if (std::find(tls_ls.begin(), tls_ls.end(), reinterpret_cast<uv_tcp_t*>(listener)) != tls_ls.end())
+    client->tls = std::make_unique<TlsSession>(
+        *server->tls_context_, TlsSession::Role::kServer,
+        tls_verify_from_auth_clients(server->config_.tls_auth_clients));
   Client* c = client.get();
   server->clients_.emplace(id, std::move(client));
   if (static_cast<int>(server->clients_.size()) > server->config_.maxclients) {
@@ -317,11 +324,6 @@ void Server::on_connection(uv_stream_t* listener, int status) {
     server->on_client_output(*c);
     return;
   }
-  const auto& tls_ls = server->tls_listeners_;
-  if (std::find(tls_ls.begin(), tls_ls.end(), reinterpret_cast<uv_tcp_t*>(listener)) != tls_ls.end())
-    c->tls = std::make_unique<TlsSession>(
-        *server->tls_context_, TlsSession::Role::kServer,
-        tls_verify_from_auth_clients(server->config_.tls_auth_clients));
   uv_read_start(reinterpret_cast<uv_stream_t*>(c->handle()), on_alloc, on_read);
 }
 

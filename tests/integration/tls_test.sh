@@ -124,6 +124,14 @@ out=$(timeout 10 redis-cli --tls --cacert "$PKI/ca.crt" --cert "$PKI/rogue.crt" 
   --key "$PKI/rogue.key" -p "$T3" ping 2>&1 || true)
 expect "auth-clients optional: bad cert refused" "$(echo "$out" | grep -c PONG)" "0"
 
+# Over maxclients, a TLS connection is closed without a clear-text error.
+T5=$(free_port)
+start_server m --tls-port "$T5" "${SERVER_TLS[@]}" --maxclients 1
+exec 4<>"/dev/tcp/127.0.0.1/$PORT_m"
+: >"$TEST_TMP/empty"
+expect "maxclients on tls port: closed, nothing in clear" "$(raw_reply "$T5" "$TEST_TMP/empty")" ""
+exec 4<&- 4>&-
+
 # port 0: TLS only, nothing listens in clear.
 T4=$(free_port)
 mkdir -p "$TEST_TMP/d"
