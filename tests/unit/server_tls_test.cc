@@ -221,3 +221,29 @@ TEST_CASE("tls-auth-clients values map to verification modes") {
   CHECK(kvraft::tls_verify_from_auth_clients("no") == TlsVerify::kNone);
   CHECK(kvraft::tls_verify_from_auth_clients("optional") == TlsVerify::kOptional);
 }
+
+TEST_CASE("tls-ca-cert-dir: a hashed CA directory verifies like a CA file") {
+  std::string dir = pki().dir.file("cadir");
+  std::string cmd = "mkdir -p " + dir + " && cp " + pki().dir.file("ca.crt") + " " + dir +
+                    " && openssl rehash " + dir + " >/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  TlsOptions server_opts = pki().options("server");
+  server_opts.ca_cert_file.clear();
+  server_opts.ca_cert_dir = dir;
+  auto server_ctx = pki().context(server_opts);
+  auto client_ctx = pki().context(pki().options("client"));
+  auto rogue_ctx = pki().context(pki().options("rogue", "ca"));
+  std::string at_client, at_server;
+  {
+    TlsSession server(*server_ctx, TlsSession::Role::kServer, TlsVerify::kRequire);
+    TlsSession client(*client_ctx, TlsSession::Role::kClient, TlsVerify::kRequire);
+    REQUIRE(client.write("ok"));
+    REQUIRE(exchange(client, server, &at_client, &at_server));
+    CHECK(at_server == "ok");
+  }
+  TlsSession server(*server_ctx, TlsSession::Role::kServer, TlsVerify::kRequire);
+  TlsSession rogue(*rogue_ctx, TlsSession::Role::kClient, TlsVerify::kRequire);
+  REQUIRE(rogue.write("no"));
+  CHECK_FALSE(exchange(rogue, server, &at_client, &at_server));
+  CHECK(at_server == "ok");
+}
