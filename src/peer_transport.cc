@@ -330,8 +330,8 @@ void PeerTransport::start_connect(Peer& peer) {
   Conn* c = new Conn(this, /*in=*/false, kOutboundMaxFrameSize);
   uv_tcp_init(loop_, &c->tcp);
   if (options_.tls)
-    c->tls = std::make_unique<TlsSession>(*options_.tls, TlsSession::Role::kClient,
-                                          TlsVerify::kRequire);
+    c->tls =
+        std::make_unique<TlsSession>(*options_.tls, TlsSession::Role::kClient, TlsVerify::kRequire);
   c->peer = &peer;
   c->addr = peer.addr_text;
   peer.out = c;

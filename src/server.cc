@@ -311,7 +311,8 @@ void Server::on_connection(uv_stream_t* listener, int status) {
   // Before anything can be written, so nothing ever leaves in clear on the
   // TLS port (a client over maxclients is closed without a reply).
   const auto& tls_ls = server->tls_listeners_;
-  if (std::find(tls_ls.begin(), tls_ls.end(), reinterpret_cast<uv_tcp_t*>(listener)) != tls_ls.end())
+  if (std::find(tls_ls.begin(), tls_ls.end(), reinterpret_cast<uv_tcp_t*>(listener)) !=
+      tls_ls.end())
     client->tls = std::make_unique<TlsSession>(
         *server->tls_context_, TlsSession::Role::kServer,
         tls_verify_from_auth_clients(server->config_.tls_auth_clients));
@@ -357,8 +358,8 @@ bool Server::listen_port(int port, bool tls, std::string* error) {
     if (rc == 0)
       rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), config_.tcp_backlog, on_connection);
     if (rc != 0) {
-      *error = "Could not create server TCP listening socket " + host + ":" +
-               std::to_string(port) + ": " + uv_strerror(rc);
+      *error = "Could not create server TCP listening socket " + host + ":" + std::to_string(port) +
+               ": " + uv_strerror(rc);
       uv_close(reinterpret_cast<uv_handle_t*>(tcp.release()),
                [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
       return false;
@@ -475,8 +476,8 @@ int Server::run() {
       KV_LOG_WARNING("%s", error.c_str());
       return 1;
     }
-    KV_LOG_NOTICE("TLS: client port %d (tls-auth-clients %s), raft peer port %s",
-                  config_.tls_port, config_.tls_auth_clients.c_str(),
+    KV_LOG_NOTICE("TLS: client port %d (tls-auth-clients %s), raft peer port %s", config_.tls_port,
+                  config_.tls_auth_clients.c_str(),
                   config_.tls_replication ? "TLS with mutual authentication" : "plain");
   }
   replication_ = std::make_unique<Replication>(*this);
