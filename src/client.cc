@@ -6,6 +6,7 @@
 
 #include "src/log.h"
 #include "src/server.h"
+#include "src/tls.h"
 
 namespace kvraft {
 

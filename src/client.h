@@ -22,6 +22,7 @@
 namespace kvraft {
 
 class Server;
+class TlsSession;
 
 // A growable byte buffer for incoming requests: bytes in [begin_, end_) are
 // unparsed. Reads append at end_; parsed commands are dropped from the front.
@@ -109,6 +110,10 @@ class Client {
     produce(tmp);
     pending_replies.push_back({next_reply_seq++, true, std::string(tmp.buffer())});
   }
+
+  // Set on connections accepted on tls-port: the socket carries TLS records,
+  // `query` and `reply` hold plaintext (see src/tls.h).
+  std::unique_ptr<TlsSession> tls;
 
   // Output not yet accepted by the kernel that libuv is writing for us.
   std::string write_in_flight;

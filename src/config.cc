@@ -161,6 +161,17 @@ const std::vector<Directive>& directives() {
     d.push_back(int_directive("maxclients", &Config::maxclients, 1, 1000000, true));
     d.push_back(int_directive("databases", &Config::databases, 1, 1 << 16, false));
     d.push_back(string_directive("requirepass", &Config::requirepass, true));
+    d.push_back(int_directive("tls-port", &Config::tls_port, 0, 65535, false));
+    d.push_back(string_directive("tls-cert-file", &Config::tls_cert_file, false));
+    d.push_back(string_directive("tls-key-file", &Config::tls_key_file, false));
+    d.push_back(string_directive("tls-ca-cert-file", &Config::tls_ca_cert_file, false));
+    d.push_back(string_directive("tls-ca-cert-dir", &Config::tls_ca_cert_dir, false));
+    d.push_back(enum_directive("tls-auth-clients", &Config::tls_auth_clients,
+                               {"yes", "no", "optional"}, false));
+    d.push_back(bool_directive("tls-replication", &Config::tls_replication, false));
+    d.push_back(string_directive("tls-protocols", &Config::tls_protocols, false));
+    d.push_back(string_directive("tls-ciphers", &Config::tls_ciphers, false));
+    d.push_back(string_directive("tls-ciphersuites", &Config::tls_ciphersuites, false));
     d.push_back(memory_directive("proto-max-bulk-len", &Config::proto_max_bulk_len, 1024, true));
     d.push_back(memory_directive("client-query-buffer-limit", &Config::client_query_buffer_limit,
                                  1024 * 1024, true));

@@ -28,6 +28,18 @@ struct Config {
   int databases = 16;
   // Security
   std::string requirepass;
+  // TLS (src/tls.h), Redis's directives. tls-replication: the Raft peer port
+  // speaks TLS both ways, each side verifying the other against the CA.
+  int tls_port = 0;  // 0: no TLS client port
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_cert_file;
+  std::string tls_ca_cert_dir;
+  std::string tls_auth_clients = "yes";  // yes|no|optional
+  bool tls_replication = false;
+  std::string tls_protocols;     // e.g. "TLSv1.2 TLSv1.3"; empty: those two
+  std::string tls_ciphers;       // TLSv1.2 and below; empty: OpenSSL's default
+  std::string tls_ciphersuites;  // TLSv1.3; empty: OpenSSL's default
   // Protocol limits
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
   int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "src/log.h"
+#include "src/tls.h"
 
 namespace kvraft {
 
@@ -146,6 +147,8 @@ struct PeerTransport::Conn {
   // the peer's queue_bytes until the write completes or fails.
   uint64_t in_flight_messages = 0;
   uint64_t in_flight_bytes = 0;
+  // tls-replication: frames are plaintext inside it; the socket carries TLS.
+  std::unique_ptr<TlsSession> tls;
 };
 
 struct PeerTransport::Peer {
@@ -326,6 +329,9 @@ void PeerTransport::start_connect(Peer& peer) {
   }
   Conn* c = new Conn(this, /*in=*/false, kOutboundMaxFrameSize);
   uv_tcp_init(loop_, &c->tcp);
+  if (options_.tls)
+    c->tls =
+        std::make_unique<TlsSession>(*options_.tls, TlsSession::Role::kClient, TlsVerify::kRequire);
   c->peer = &peer;
   c->addr = peer.addr_text;
   peer.out = c;
@@ -444,6 +450,9 @@ void PeerTransport::on_connection(uv_stream_t* listener, int status) {
              [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
     return;
   }
+  if (t->options_.tls)
+    c->tls = std::make_unique<TlsSession>(*t->options_.tls, TlsSession::Role::kServer,
+                                          TlsVerify::kRequire);
   sockaddr_storage ss{};
   int len = sizeof ss;
   c->addr = uv_tcp_getpeername(&c->tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0
@@ -501,7 +510,17 @@ void PeerTransport::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
     return;
   }
   if (nread == 0) return;
-  c->decoder.feed(std::string_view(buf->base, static_cast<size_t>(nread)));
+  if (c->tls) {
+    std::string plain;
+    bool ok = c->tls->decrypt(std::string_view(buf->base, static_cast<size_t>(nread)), &plain);
+    // Handshake records or an alert telling the remote why it is refused.
+    if (c->tls->has_output() && !c->writing) t->write_frames(c, {});
+    if (!ok) t->close_conn(c, "TLS: " + c->tls->error(), LogLevel::kWarning);
+    if (c->closing) return;
+    c->decoder.feed(plain);
+  } else {
+    c->decoder.feed(std::string_view(buf->base, static_cast<size_t>(nread)));
+  }
   t->handle_input(c);
 }
 
@@ -693,6 +712,8 @@ void PeerTransport::flush_peer(Peer& peer) {
   // Not connected: the queue waits for on_connect. Writing: on_write_done
   // sends the rest in one batch.
   if (c == nullptr || c->closing || !c->connected || c->writing) return;
+  // TLS: after our first flight, wait for the TLS handshake to complete.
+  if (c->tls && !c->tls->established() && c->handshake_sent) return;
   if (peer.queue.empty() && c->handshake_sent) return;
   std::vector<std::string> batch;
   if (!c->handshake_sent) {
@@ -714,6 +735,17 @@ void PeerTransport::flush_peer(Peer& peer) {
 }
 
 void PeerTransport::write_frames(Conn* c, std::vector<std::string> frames) {
+  if (c->tls) {
+    // Encrypt now; the ciphertext waits in the session while a write is in
+    // flight (on_write_done sends it).
+    for (const std::string& f : frames)
+      if (!c->tls->write(f)) {
+        close_conn(c, "TLS: " + c->tls->error(), LogLevel::kWarning);
+        return;
+      }
+    if (c->writing || !c->tls->has_output()) return;
+    frames.assign(1, c->tls->take_output());
+  }
   assert(!c->writing);
   c->in_flight = std::move(frames);
   std::vector<uv_buf_t> bufs;
@@ -744,6 +776,7 @@ void PeerTransport::on_write_done(uv_write_t* req, int status) {
     return;
   }
   std::vector<std::string>().swap(c->in_flight);
+  if (c->tls && c->tls->has_output()) t->write_frames(c, {});
   Peer* p = c->peer;
   if (p == nullptr || c->inbound) return;
   p->queue_bytes -= c->in_flight_bytes;

@@ -25,6 +25,9 @@
 // listener that is not a cluster member learns it from any connection to
 // it. It is compared in constant time. A later change replaces it with an
 // HMAC over a per-connection nonce.
+// With tls-replication (TransportOptions::tls) every connection is TLS
+// with certificates verified both ways before the handshake frame is sent,
+// so the secret never crosses the network in clear.
 #pragma once
 
 #include <uv.h>
@@ -46,6 +49,8 @@
 
 namespace kvraft {
 
+class TlsContext;
+
 // Where a peer's raft port is. `host` is a numeric IPv4/IPv6 address (or
 // "localhost"); names are not resolved, so a slow DNS can never stall the loop.
 struct PeerAddress {
@@ -60,6 +65,9 @@ struct TransportOptions {
   raft::NodeId self = raft::kNoNode;  // this node's id; must not be kNoNode
   std::string cluster_id;             // every member must configure the same
   std::string secret;                 // empty: none; otherwise all members share it
+  // Non-null (tls-replication): every connection is TLS, each side
+  // presenting its certificate and requiring the other's to chain to the CA.
+  std::shared_ptr<TlsContext> tls;
   std::string bind_host = "127.0.0.1";
   int port = 0;  // raft port to listen on (0: any free port, see PeerTransport::port())
   // Bound on one frame, sent or received. A message whose frame would exceed

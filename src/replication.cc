@@ -241,6 +241,7 @@ bool Replication::start(std::string* error) {
     topts.self = self_id_;
     topts.cluster_id = config_.cluster_id;
     topts.secret = config_.cluster_secret;
+    if (config_.tls_replication) topts.tls = server_.tls_context();
     const PeerConfig* me = nullptr;
     for (const auto& p : peers_)
       if (p.id == self_id_) me = &p;

@@ -12,6 +12,7 @@
 #include "src/client.h"
 #include "src/log.h"
 #include "src/replication.h"
+#include "src/tls.h"
 #include "storage/keyspace.h"
 
 namespace kvraft {
@@ -45,6 +46,10 @@ std::string sockaddr_to_string(const sockaddr_storage& ss) {
 
 void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
   auto* client = static_cast<Client*>(handle->data);
+  if (client->tls) {  // ciphertext: decrypted into the query buffer by on_read
+    *buf = uv_buf_init(client->tls->read_buffer(), client->tls->read_buffer_size());
+    return;
+  }
   // Read straight into the query buffer; for a large bulk being received,
   // make room for what the parser knows is still missing (bounded per read).
   size_t want = std::max<size_t>(suggested, 16 * 1024);
@@ -104,7 +109,14 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     return;
   }
   if (nread == 0) return;
-  client->query.commit(static_cast<size_t>(nread));
+  if (client->tls) {
+    if (!tls_client_input(*client, static_cast<size_t>(nread))) {
+      server.close_client(*client);
+      return;
+    }
+  } else {
+    client->query.commit(static_cast<size_t>(nread));
+  }
   server.stats().net_input_bytes += static_cast<uint64_t>(nread);
   client->last_interaction_ms = unix_time_ms();
   process_input(server, *client);
@@ -122,7 +134,9 @@ void on_write_done(uv_write_t* req, int status) {
     server.close_client(*client);
     return;
   }
-  if (!client->reply.empty() || client->close_after_reply) server.on_client_output(*client);
+  if (!client->reply.empty() || client->close_after_reply ||
+      (client->tls && client->tls->has_output()))
+    server.on_client_output(*client);
 }
 
 }  // namespace
@@ -202,6 +216,10 @@ void Server::on_client_output(Client& client) {
 
 void Server::flush_client(Client& client) {
   if (client.writing) return;  // on_write_done flushes the rest
+  if (client.tls && !tls_client_seal(client)) {
+    close_client(client);
+    return;
+  }
   if (!client.reply.empty()) {
     std::string_view out = client.reply.buffer();
     uv_buf_t buf = uv_buf_init(const_cast<char*>(out.data()), static_cast<unsigned>(out.size()));
@@ -290,6 +308,14 @@ void Server::on_connection(uv_stream_t* listener, int status) {
   if (uv_tcp_getsockname(client->handle(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
     client->laddr = sockaddr_to_string(ss);
   client->created_ms = client->last_interaction_ms = unix_time_ms();
+  // Before anything can be written, so nothing ever leaves in clear on the
+  // TLS port (a client over maxclients is closed without a reply).
+  const auto& tls_ls = server->tls_listeners_;
+  if (std::find(tls_ls.begin(), tls_ls.end(), reinterpret_cast<uv_tcp_t*>(listener)) !=
+      tls_ls.end())
+    client->tls = std::make_unique<TlsSession>(
+        *server->tls_context_, TlsSession::Role::kServer,
+        tls_verify_from_auth_clients(server->config_.tls_auth_clients));
   Client* c = client.get();
   server->clients_.emplace(id, std::move(client));
   if (static_cast<int>(server->clients_.size()) > server->config_.maxclients) {
@@ -302,14 +328,25 @@ void Server::on_connection(uv_stream_t* listener, int status) {
   uv_read_start(reinterpret_cast<uv_stream_t*>(c->handle()), on_alloc, on_read);
 }
 
+// Binds the plain client port and the TLS port on every bind address; a
+// port of 0 is not listened on (as in Redis), but one of them must be set.
 bool Server::listen_all(std::string* error) {
+  if (config_.port == 0 && config_.tls_port == 0) {
+    *error = "Configured to not listen anywhere, exiting.";
+    return false;
+  }
+  return (config_.port == 0 || listen_port(config_.port, false, error)) &&
+         (config_.tls_port == 0 || listen_port(config_.tls_port, true, error));
+}
+
+bool Server::listen_port(int port, bool tls, std::string* error) {
   for (const std::string& host : config_.bind) {
     sockaddr_storage addr;
     int rc;
     if (host.find(':') != std::string::npos)
-      rc = uv_ip6_addr(host.c_str(), config_.port, reinterpret_cast<sockaddr_in6*>(&addr));
+      rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
     else
-      rc = uv_ip4_addr(host.c_str(), config_.port, reinterpret_cast<sockaddr_in*>(&addr));
+      rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
     if (rc != 0) {
       *error = "invalid bind address '" + host + "'";
       return false;
@@ -321,12 +358,13 @@ bool Server::listen_all(std::string* error) {
     if (rc == 0)
       rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), config_.tcp_backlog, on_connection);
     if (rc != 0) {
-      *error = "Could not create server TCP listening socket " + host + ":" +
-               std::to_string(config_.port) + ": " + uv_strerror(rc);
+      *error = "Could not create server TCP listening socket " + host + ":" + std::to_string(port) +
+               ": " + uv_strerror(rc);
       uv_close(reinterpret_cast<uv_handle_t*>(tcp.release()),
                [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
       return false;
     }
+    if (tls) tls_listeners_.push_back(tcp.get());
     listeners_.push_back(std::move(tcp));
   }
   return true;
@@ -432,6 +470,16 @@ void Server::print_banner() {
 int Server::run() {
   print_banner();
   std::string error;
+  if (config_.tls_port != 0 || config_.tls_replication) {
+    tls_context_ = TlsContext::create(TlsOptions::from_config(config_), &error);
+    if (!tls_context_) {
+      KV_LOG_WARNING("%s", error.c_str());
+      return 1;
+    }
+    KV_LOG_NOTICE("TLS: client port %d (tls-auth-clients %s), raft peer port %s", config_.tls_port,
+                  config_.tls_auth_clients.c_str(),
+                  config_.tls_replication ? "TLS with mutual authentication" : "plain");
+  }
   replication_ = std::make_unique<Replication>(*this);
   if (!replication_->start(&error)) {
     KV_LOG_WARNING("%s", error.c_str());

@@ -27,6 +27,7 @@ class Keyspace;
 }
 class Client;
 class Replication;
+class TlsContext;
 
 // Counters INFO stats reports (Redis's field names in comments).
 struct ServerStats {
@@ -64,6 +65,8 @@ class Server {
   Client* find_client(uint64_t id);
   int64_t start_time_ms() const { return start_time_ms_; }
   uint64_t cron_runs() const { return cron_runs_; }
+  // The TLS configuration (null when neither tls-port nor tls-replication is set).
+  const std::shared_ptr<TlsContext>& tls_context() const { return tls_context_; }
   // Ports actually bound (after run() has started listening).
   int port() const { return config_.port; }
 
@@ -88,6 +91,7 @@ class Server {
   static void on_signal(uv_signal_t* handle, int signum);
 
   bool listen_all(std::string* error);
+  bool listen_port(int port, bool tls, std::string* error);
   void cron();
   void active_expire_cycle();
   void end_of_iteration();
@@ -100,6 +104,8 @@ class Server {
   std::unique_ptr<storage::Keyspace> keyspace_;
   const CommandTable* commands_;
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+  std::shared_ptr<TlsContext> tls_context_;
+  std::vector<const uv_tcp_t*> tls_listeners_;  // the members of listeners_ on tls-port
   uv_timer_t cron_timer_;
   uv_check_t flush_check_;
   uv_prepare_t flush_prepare_;
