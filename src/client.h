@@ -18,6 +18,7 @@
 
 #include "resp/parser.h"
 #include "resp/reply.h"
+#include "src/transaction.h"
 
 namespace kvraft {
 
@@ -68,6 +69,8 @@ class Client {
   int64_t last_interaction_ms = 0;
   // Set by QUIT or a protocol error: flush what is buffered, then close.
   bool close_after_reply = false;
+  // MULTI / EXEC / WATCH state (src/transaction.h).
+  TransactionState txn;
 
   resp::ReplyWriter reply;
   resp::RequestParser parser;
@@ -101,6 +104,12 @@ class Client {
   // nothing is waiting, otherwise into a ready slot behind the waiting ones.
   template <typename Fn>
   void reply_in_order(Fn&& produce) {
+    if (reply_capture) {
+      resp::ReplyWriter tmp(reply.protocol());
+      produce(tmp);
+      reply_capture->append(tmp.buffer());
+      return;
+    }
     if (pending_replies.empty()) {
       produce(reply);
       return;
@@ -109,6 +118,13 @@ class Client {
     produce(tmp);
     pending_replies.push_back({next_reply_seq++, true, std::string(tmp.buffer())});
   }
+
+  // Set only while the transaction layer hands a command to Replication
+  // with a reply slot it reserved earlier (src/transaction.cc): the next
+  // reserve_reply() returns this slot instead of a new one, and immediate
+  // replies go to *reply_capture instead of the reply queue.
+  uint64_t preassigned_reply_slot = 0;
+  std::string* reply_capture = nullptr;
 
   // Output not yet accepted by the kernel that libuv is writing for us.
   std::string write_in_flight;

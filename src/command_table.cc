@@ -49,6 +49,7 @@ const CommandTable& command_table() {
     register_hash_commands(*t);
     register_set_commands(*t);
     register_zset_commands(*t);
+    register_transaction_commands(*t);
     return t;
   }();
   return *table;
