@@ -172,7 +172,8 @@ int db_after(int db, int databases, const std::vector<std::vector<std::string>>&
 bool allowed_in_transaction(const CommandSpec& spec) {
   if (spec.flags & kCmdInternal) return false;
   if (spec.flags & (kCmdWrite | kCmdReadonly)) return true;
-  return spec.name == "ping" || spec.name == "echo" || spec.name == "select";
+  return spec.name == "ping" || spec.name == "echo" || spec.name == "select" ||
+         spec.name == "unwatch";
 }
 
 bool transaction_hold(Client& client, const resp::Argv& argv) {

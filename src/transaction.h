@@ -129,7 +129,8 @@ void watch_command(ExecContext& ctx);
 
 // True for the commands a transaction may hold: the replicated ones (reads
 // and writes) and the connection commands that are pure functions of their
-// arguments (PING, ECHO) or of the transaction itself (SELECT).
+// arguments (PING, ECHO) or of the transaction itself (SELECT; UNWATCH,
+// which Redis queues too and which has nothing left to do at EXEC).
 bool allowed_in_transaction(const CommandSpec& spec);
 
 }  // namespace kvraft

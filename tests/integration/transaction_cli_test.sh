@@ -43,7 +43,12 @@ MULTI
 EXEC
 MULTI
 SET d 1
+UNWATCH
 DISCARD
+MULTI
+UNWATCH
+GET d
+EXEC
 EXISTS d'
 
 kv_out=$(printf '%s\n' "$script" | redis-cli --no-raw -p "$p" 2>&1)

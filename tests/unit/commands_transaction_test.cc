@@ -81,9 +81,10 @@ TEST_CASE("SELECT inside a transaction switches the database of the commands aft
                              {"SELECT", "2"},
                              {"SET", "k", "v"},
                              {"PING"},
-                             {"ECHO", "e"}})) ==
-        "*6\r\n-ERR value is not an integer or out of range\r\n-ERR DB index is out of "
-        "range\r\n+OK\r\n+OK\r\n+PONG\r\n$1\r\ne\r\n");
+                             {"ECHO", "e"},
+                             {"UNWATCH"}})) ==
+        "*7\r\n-ERR value is not an integer or out of range\r\n-ERR DB index is out of "
+        "range\r\n+OK\r\n+OK\r\n+PONG\r\n$1\r\ne\r\n+OK\r\n");
   CHECK(h.run({"EXISTS", "k"}, 0) == ":0\r\n");
   CHECK(h.run({"EXISTS", "k"}, 2) == ":1\r\n");
 }
@@ -97,8 +98,7 @@ TEST_CASE("a watched key whose state changed aborts the transaction unapplied") 
   CHECK(h.run(exec_argv({{"w", fp}}, {{"SET", "other", "x"}})) == "*-1\r\n");
   CHECK(h.run({"EXISTS", "other"}) == ":0\r\n");
   // The state it has now lets the transaction through.
-  CHECK(h.run(exec_argv({{"w", h.fingerprint("w")}}, {{"SET", "other", "x"}})) ==
-        "*1\r\n+OK\r\n");
+  CHECK(h.run(exec_argv({{"w", h.fingerprint("w")}}, {{"SET", "other", "x"}})) == "*1\r\n+OK\r\n");
   // An absent key is fingerprinted as "", and creating it is a change.
   CHECK(h.fingerprint("absent").empty());
   h.run({"SET", "absent", "now"});
@@ -120,12 +120,12 @@ TEST_CASE("a watched key that expires before the transaction is applied aborts i
 TEST_CASE("KVRAFT.EXEC refuses malformed arguments and commands not allowed in transactions") {
   Harness h;
   const std::string bad = "-ERR malformed KVRAFT.EXEC\r\n";
-  CHECK(h.run({"KVRAFT.EXEC", "0", "0", "1"}) == bad);                      // missing command
-  CHECK(h.run({"KVRAFT.EXEC", "0", "0", "1", "5", "GET", "k"}) == bad);     // argc too large
-  CHECK(h.run({"KVRAFT.EXEC", "0", "9", "1", "1", "PING"}) == bad);         // watch count
-  CHECK(h.run({"KVRAFT.EXEC", "99", "0", "1", "1", "PING"}) == bad);        // bad db
+  CHECK(h.run({"KVRAFT.EXEC", "0", "0", "1"}) == bad);                        // missing command
+  CHECK(h.run({"KVRAFT.EXEC", "0", "0", "1", "5", "GET", "k"}) == bad);       // argc too large
+  CHECK(h.run({"KVRAFT.EXEC", "0", "9", "1", "1", "PING"}) == bad);           // watch count
+  CHECK(h.run({"KVRAFT.EXEC", "99", "0", "1", "1", "PING"}) == bad);          // bad db
   CHECK(h.run({"KVRAFT.EXEC", "0", "0", "1", "1", "PING", "extra"}) == bad);  // trailing
-  CHECK(h.run({"KVRAFT.EXEC", "0", "0", "1", "0"}) == bad);                 // empty command
+  CHECK(h.run({"KVRAFT.EXEC", "0", "0", "1", "0"}) == bad);                   // empty command
   CHECK(h.run(exec_argv({}, {{"SAVE"}, {"KVRAFT.EXEC", "0", "0", "0"}, {"GET"}, {"NOPE"}})) ==
         "*4\r\n-ERR Command not allowed inside a transaction\r\n-ERR Command not allowed "
         "inside a transaction\r\n-ERR wrong number of arguments for 'get' command\r\n-ERR "
@@ -136,8 +136,7 @@ TEST_CASE("KVRAFT.FINGERPRINT replies one fingerprint per key") {
   Harness h;
   h.run({"SET", "a", "1"});
   std::string fp = h.fingerprint("a");
-  CHECK(h.run({"KVRAFT.FINGERPRINT", "a", "missing"}) ==
-        "*2\r\n$32\r\n" + fp + "\r\n$0\r\n\r\n");
+  CHECK(h.run({"KVRAFT.FINGERPRINT", "a", "missing"}) == "*2\r\n$32\r\n" + fp + "\r\n$0\r\n\r\n");
 }
 
 TEST_CASE("fingerprints follow type, value and expiry, not layout or insertion order") {
