@@ -50,6 +50,11 @@ Client::Client(Server* server, uint64_t id) : server_(server), id_(id) {
 Client::~Client() = default;
 
 uint64_t Client::reserve_reply() {
+  if (preassigned_reply_slot) {  // reserved earlier (see client.h)
+    uint64_t seq = preassigned_reply_slot;
+    preassigned_reply_slot = 0;
+    return seq;
+  }
   uint64_t seq = next_reply_seq++;
   pending_replies.push_back({seq, false, {}});
   return seq;

@@ -18,6 +18,7 @@
 
 #include "resp/parser.h"
 #include "resp/reply.h"
+#include "src/transaction.h"
 
 namespace kvraft {
 
@@ -69,6 +70,8 @@ class Client {
   int64_t last_interaction_ms = 0;
   // Set by QUIT or a protocol error: flush what is buffered, then close.
   bool close_after_reply = false;
+  // MULTI / EXEC / WATCH state (src/transaction.h).
+  TransactionState txn;
 
   resp::ReplyWriter reply;
   resp::RequestParser parser;
@@ -102,6 +105,12 @@ class Client {
   // nothing is waiting, otherwise into a ready slot behind the waiting ones.
   template <typename Fn>
   void reply_in_order(Fn&& produce) {
+    if (reply_capture) {
+      resp::ReplyWriter tmp(reply.protocol());
+      produce(tmp);
+      reply_capture->append(tmp.buffer());
+      return;
+    }
     if (pending_replies.empty()) {
       produce(reply);
       return;
@@ -114,6 +123,12 @@ class Client {
   // Set on connections accepted on tls-port: the socket carries TLS records,
   // `query` and `reply` hold plaintext (see src/tls.h).
   std::unique_ptr<TlsSession> tls;
+  // Set only while the transaction layer hands a command to Replication
+  // with a reply slot it reserved earlier (src/transaction.cc): the next
+  // reserve_reply() returns this slot instead of a new one, and immediate
+  // replies go to *reply_capture instead of the reply queue.
+  uint64_t preassigned_reply_slot = 0;
+  std::string* reply_capture = nullptr;
 
   // Output not yet accepted by the kernel that libuv is writing for us.
   std::string write_in_flight;

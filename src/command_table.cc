@@ -50,6 +50,7 @@ const CommandTable& command_table() {
     register_set_commands(*t);
     register_zset_commands(*t);
     register_transfer_commands(*t);
+    register_transaction_commands(*t);
     return t;
   }();
   return *table;

@@ -15,6 +15,7 @@
 #include "src/log.h"
 #include "src/peer_transport.h"
 #include "src/server.h"
+#include "src/transaction.h"
 #include "src/write_record.h"
 #include "storage/keyspace.h"
 
@@ -492,6 +493,7 @@ void Replication::follower_route(Client& client, const CommandSpec& spec, const 
 void Replication::answer(uint64_t client_id, uint64_t slot, std::string_view bytes) {
   Client* c = server_.find_client(client_id);
   if (!c || c->closing) return;
+  if (transaction_take_reply(*c, slot, bytes)) return;  // a WATCH read
   if (c->fill_reply(slot, bytes)) server_.on_client_output(*c);
 }
 

@@ -10,9 +10,11 @@
 #include <cstring>
 
 #include "src/client.h"
+#include "src/leader_proxy.h"
 #include "src/log.h"
 #include "src/replication.h"
 #include "src/tls.h"
+#include "src/transaction.h"
 #include "storage/keyspace.h"
 
 namespace kvraft {
@@ -166,8 +168,12 @@ int64_t Server::next_write_time_ms() {
 }
 
 void Server::execute(Client& client, const resp::Argv& argv) {
+  if (transaction_hold(client, argv)) return;
   const CommandSpec* spec = commands_->find(argv[0]);
-  if (!spec || (spec->flags & kCmdInternal)) {
+  // Internal commands come only from the server itself or, forwarded by a
+  // follower (KVRAFT.EXEC, KVRAFT.FINGERPRINT), from a leader proxy.
+  if (!spec || ((spec->flags & kCmdInternal) && client.name != LeaderProxy::kClientName)) {
+    client.txn.on_rejected();
     std::string args;
     for (size_t i = 1; i < argv.size() && args.size() < 128; ++i) {
       size_t room = 128 - args.size();
@@ -181,15 +187,18 @@ void Server::execute(Client& client, const resp::Argv& argv) {
   }
   int argc = static_cast<int>(argv.size());
   if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
+    client.txn.on_rejected();
     client.reply_in_order([&](resp::ReplyWriter& w) { w.error(wrong_arity_error(spec->name)); });
     return;
   }
   if (!config_.requirepass.empty() && !client.authenticated && !(spec->flags & kCmdNoAuth)) {
+    client.txn.on_rejected();
     client.reply_in_order([](resp::ReplyWriter& w) { w.error("NOAUTH Authentication required."); });
     return;
   }
   client.last_command = spec->name;
   stats_.commands_processed++;
+  if (transaction_dispatch(*this, client, *spec, argv)) return;
   // Routing by flags: writes and reads go through the replicated state;
   // connection commands run here, queued behind any reply still waiting.
   if (spec->flags & kCmdWrite) {
