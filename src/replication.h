@@ -305,6 +305,7 @@ class Replication {
     int64_t until_ms = 0;
     MemberInfo info;
     int64_t last_sent_ms = 0;
+    uint64_t attempts = 0;
   };
   MemberTable members_;
   std::map<raft::NodeId, MemberInfo> departed_;

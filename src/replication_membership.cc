@@ -157,7 +157,7 @@ bool Replication::on_conf_change_applied(const raft::Entry& e, std::optional<Wai
   if (cc->type == raft::ConfChangeType::kRemoveNode && cc->node != self_id_ && is_leader()) {
     auto d = departed_.find(cc->node);
     if (d != departed_.end()) {
-      farewells_[cc->node] = Farewell{e.index, unix_time_ms() + kFarewellMs, d->second, 0};
+      farewells_[cc->node] = Farewell{e.index, unix_time_ms() + kFarewellMs, d->second, 0, 0};
       update_transport_peers();
       send_farewells();
     }
@@ -236,9 +236,14 @@ void Replication::send_farewells() {
   for (auto& [id, f] : farewells_) {
     if (now - f.last_sent_ms < 200) continue;
     f.last_sent_ms = now;
-    raft::Index lo = f.index > 256 ? f.index - 256 : 1;
-    lo = std::max(lo, node_->log().first_index());
-    if (lo == 0 || lo > f.index) continue;
+    // A follower ignores an append whose previous entry is below its commit
+    // index, and rejects one whose previous entry it lacks: its commit index
+    // is below the removal, its log usually ends just before it. Successive
+    // attempts start 1, 2, ... 8 entries before the removal.
+    raft::Index back = 1 + (f.attempts++ % 8);
+    if (f.index <= back) continue;
+    raft::Index lo = f.index - back + 1;
+    if (lo < node_->log().first_index()) continue;
     auto prev_term = node_->log().term(lo - 1);
     auto ents = node_->log().slice(lo, f.index + 1, 1u << 20);
     if (!prev_term || !ents || ents->empty() || ents->back().index != f.index) continue;
