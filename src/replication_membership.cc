@@ -115,6 +115,11 @@ void Replication::rebuild_peers() {
     if (known && id != self_id_ && !raft::is_member(*conf, id)) continue;
     out.push_back({id, m.host, m.raft_port, m.client_port});
   }
+  // A member whose removal is in the log but not applied here yet is still
+  // reachable: it may be the leader replicating its own removal, which
+  // needs our acknowledgements (and our proxied commands).
+  for (const auto& [id, m] : departed_)
+    if (id != self_id_) out.push_back({id, m.host, m.raft_port, m.client_port});
   auto self = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.id == self_id_; });
   if (self == out.end()) {
     int raft_port = config_.raft_port;
@@ -144,7 +149,8 @@ std::vector<PeerAddress> Replication::transport_addresses() const {
   const raft::ConfState& conf = node_->conf_state();
   bool known = !(conf.voters.empty() && conf.learners.empty());
   for (const auto& p : peers_)
-    if (p.id != self_id_ && (!known || raft::is_member(conf, p.id)) && p.raft_port)
+    if (p.id != self_id_ && (!known || raft::is_member(conf, p.id) || departed_.count(p.id)) &&
+        p.raft_port)
       addrs.push_back({p.id, p.host, p.raft_port});
   for (const auto& [id, f] : farewells_)
     if (f.info.raft_port) addrs.push_back({id, f.info.host, f.info.raft_port});
@@ -162,7 +168,7 @@ bool Replication::on_conf_change_applied(const raft::Entry& e, std::optional<Wai
       send_farewells();
     }
   }
-  departed_.erase(cc->node);
+  if (departed_.erase(cc->node)) rebuild_peers();
   auto f = removal_followups_.find(e.index);
   if (f == removal_followups_.end()) return false;
   raft::NodeId node = f->second;

@@ -222,15 +222,23 @@ TEST_CASE("replace a node; refusals; restart keeps the membership; remove the le
     if (i != leader) followers.push_back(i);
   for (int f : followers)
     c.pause(f);
-  RedisConnection first(c.port(leader));
-  first.append({"RAFT.NODE", "ADD", "6", "127.0.0.1:1", "2", "LEARNER"});
-  std::this_thread::sleep_for(100ms);
+  Reply first;
+  std::thread first_client([&] {
+    try {
+      first = RedisConnection(c.port(leader)).cmd({"RAFT.NODE", "ADD", "6", "127.0.0.1:1", "2",
+                                                   "LEARNER"});
+    } catch (const std::exception& e) {
+      first.str = e.what();
+    }
+  });
+  std::this_thread::sleep_for(200ms);
   Reply second = RedisConnection(c.port(leader)).cmd({"RAFT.NODE", "ADD", "7", "127.0.0.1:3", "4"});
   CHECK(second.type == Reply::Type::kError);
   CHECK(second.str.find("already in progress") != std::string::npos);
   for (int f : followers)
     c.resume(f);
-  CHECK(first.read().str == "OK");
+  first_client.join();
+  CHECK(first.str == "OK");
   CHECK(wait_roles(c, 0, "1:voter 2:voter 4:voter 6:learner"));
   // A LEARNER stays one; removing a learner is one change.
   std::this_thread::sleep_for(500ms);
