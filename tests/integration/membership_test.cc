@@ -220,6 +220,11 @@ TEST_CASE("replace a node; refusals; restart keeps the membership; remove the le
   std::vector<int> followers;
   for (int i : {0, 1, n4})
     if (i != leader) followers.push_back(i);
+  // Everything the leader holds (the promotion of 4 included) is committed.
+  for (int k = 0; k < 200 && c.raft_field(leader, "commit_index") !=
+                                 c.raft_field(leader, "log_last_index");
+       ++k)
+    std::this_thread::sleep_for(20ms);
   for (int f : followers)
     c.pause(f);
   Reply first;
