@@ -193,7 +193,9 @@ TEST_CASE("grow 3 -> 5 by --join and shrink back under write load without losing
 TEST_CASE("replace a node; refusals; restart keeps the membership; remove the leader") {
   // A longer election timeout: the leader must keep leading (CheckQuorum)
   // while its followers are stopped for a moment below.
-  LocalCluster c(3, {"--election-timeout", "1500"});
+  // Frequent snapshots: node 4 joins by InstallSnapshot, and its restart
+  // finds the other members' addresses only in its snapshot's aux field.
+  LocalCluster c(3, {"--election-timeout", "1500", "--snapshot-log-entries", "100"});
   int leader = c.wait_for_leader();
   REQUIRE(leader >= 0);
   Writer w(c, {0, 1, 2});
@@ -210,6 +212,17 @@ TEST_CASE("replace a node; refusals; restart keeps the membership; remove the le
   CHECK(unknown.str.find("not a member") != std::string::npos);
   Reply dup = admin(c, 0, {"RAFT.NODE", "ADD", "2", "127.0.0.1:1", "2"});
   CHECK(dup.str.find("already a member") != std::string::npos);
+  {
+    // More than the 1000 entries kept below a snapshot, so the new node
+    // cannot be sent the log from its start.
+    RedisConnection conn(c.port(0));
+    for (int i = 0; i < 3000; ++i)
+      conn.append({"SET", "pre:" + std::to_string(i), "v"});
+    int ok = 0;
+    for (int i = 0; i < 3000; ++i)
+      ok += conn.read().str == "OK";
+    CHECK(ok == 3000);
+  }
   int n4 = c.add_joining_node(4, 1);
   CHECK(wait_roles(c, 0, "1:voter 2:voter 4:voter"));
 
@@ -260,6 +273,7 @@ TEST_CASE("replace a node; refusals; restart keeps the membership; remove the le
     CHECK(members(c, i) == before);
   }
   CHECK(c.log(n4).find("Join: the cluster") != std::string::npos);
+  CHECK(c.log(n4).find("Installed snapshot from the leader") != std::string::npos);
   CHECK(c.raft_field(n4, "raft_removed") == "0");
 
   // Remove the leader: it steps down once the change commits.
