@@ -130,8 +130,7 @@ MemberTable MemberTable::decode(std::string_view text) {
                                  std::string(text.substr(0, 200)) + "': " + std::string(what));
   };
   size_t semi = text.find(';');
-  if (text.substr(0, 2) != "m:" || semi == std::string_view::npos ||
-      text.substr(semi, 3) != ";r:")
+  if (text.substr(0, 2) != "m:" || semi == std::string_view::npos || text.substr(semi, 3) != ";r:")
     throw bad("expected m:...;r:...");
   MemberTable t;
   auto for_items = [](std::string_view list, auto&& fn) {

@@ -35,9 +35,9 @@ enum class MemberIntent : uint8_t {
 };
 
 struct MemberInfo {
-  std::string host;      // numeric address peers connect to
-  int raft_port = 0;     // 0: unknown
-  int client_port = 0;   // 0: unknown (cannot redirect or proxy to it)
+  std::string host;     // numeric address peers connect to
+  int raft_port = 0;    // 0: unknown
+  int client_port = 0;  // 0: unknown (cannot redirect or proxy to it)
   MemberIntent intent = MemberIntent::kVoter;
 
   bool operator==(const MemberInfo&) const = default;

@@ -220,11 +220,10 @@ void Replication::membership_tick() {
     raft::ProposeResult r = node_->propose_conf_change(
         {raft::ConfChangeType::kAddNode, id, encode_member_context(info)});
     if (r.status == raft::Status::kOk)
-      KV_LOG_NOTICE("Raft: promoting learner %llu to voter (match %llu, last %llu) at index %llu",
-                    static_cast<unsigned long long>(id),
-                    static_cast<unsigned long long>(pr->second.match),
-                    static_cast<unsigned long long>(last),
-                    static_cast<unsigned long long>(r.index));
+      KV_LOG_NOTICE(
+          "Raft: promoting learner %llu to voter (match %llu, last %llu) at index %llu",
+          static_cast<unsigned long long>(id), static_cast<unsigned long long>(pr->second.match),
+          static_cast<unsigned long long>(last), static_cast<unsigned long long>(r.index));
     return;  // one change at a time
   }
 }
@@ -477,8 +476,9 @@ bool Replication::join_cluster(std::string* error) {
                 config_.port, MemberIntent::kVoter};
   members_.seed(self_id_, me);
   if (already) {
-    KV_LOG_NOTICE("Join: node %llu is already a member of the cluster at %s; waiting for the leader",
-                  static_cast<unsigned long long>(self_id_), config_.join.c_str());
+    KV_LOG_NOTICE(
+        "Join: node %llu is already a member of the cluster at %s; waiting for the leader",
+        static_cast<unsigned long long>(self_id_), config_.join.c_str());
     return true;
   }
   std::vector<std::string> add = {"RAFT.NODE", "ADD", std::to_string(self_id_),
@@ -498,10 +498,11 @@ bool Replication::join_cluster(std::string* error) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  KV_LOG_NOTICE("Join: the cluster at %s added node %llu (raft %s:%d) as a learner; waiting for the "
-                "leader",
-                config_.join.c_str(), static_cast<unsigned long long>(self_id_), me.host.c_str(),
-                me.raft_port);
+  KV_LOG_NOTICE(
+      "Join: the cluster at %s added node %llu (raft %s:%d) as a learner; waiting for the "
+      "leader",
+      config_.join.c_str(), static_cast<unsigned long long>(self_id_), me.host.c_str(),
+      me.raft_port);
   return true;
 }
 

@@ -133,14 +133,16 @@ Reply admin(LocalCluster& c, int i, const std::vector<std::string>& argv) {
   return r;
 }
 
-void check_acked_present(LocalCluster& c, int via, const std::map<std::string, std::string>& acked) {
+void check_acked_present(LocalCluster& c, int via,
+                         const std::map<std::string, std::string>& acked) {
   RedisConnection conn(c.port(via));
   for (const auto& [k, v] : acked)
     conn.append({"GET", k});
   size_t missing = 0;
   for (const auto& [k, v] : acked) {
     Reply r = conn.read();
-    if (r.str != v && ++missing <= 5) MESSAGE("lost acknowledged write " << k << ": " << r.render());
+    if (r.str != v && ++missing <= 5)
+      MESSAGE("lost acknowledged write " << k << ": " << r.render());
   }
   CHECK(missing == 0);
 }
@@ -234,8 +236,8 @@ TEST_CASE("replace a node; refusals; restart keeps the membership; remove the le
   for (int i : {0, 1, n4})
     if (i != leader) followers.push_back(i);
   // Everything the leader holds (the promotion of 4 included) is committed.
-  for (int k = 0; k < 200 && c.raft_field(leader, "commit_index") !=
-                                 c.raft_field(leader, "log_last_index");
+  for (int k = 0;
+       k < 200 && c.raft_field(leader, "commit_index") != c.raft_field(leader, "log_last_index");
        ++k)
     std::this_thread::sleep_for(20ms);
   for (int f : followers)
@@ -243,8 +245,8 @@ TEST_CASE("replace a node; refusals; restart keeps the membership; remove the le
   Reply first;
   std::thread first_client([&] {
     try {
-      first = RedisConnection(c.port(leader)).cmd({"RAFT.NODE", "ADD", "6", "127.0.0.1:1", "2",
-                                                   "LEARNER"});
+      first = RedisConnection(c.port(leader))
+                  .cmd({"RAFT.NODE", "ADD", "6", "127.0.0.1:1", "2", "LEARNER"});
     } catch (const std::exception& e) {
       first.str = e.what();
     }

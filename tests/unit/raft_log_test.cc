@@ -157,7 +157,8 @@ TEST_CASE("membership change context round-trips and the old 9-byte form still d
   REQUIRE(old);
   CHECK(old->node == 7);
   CHECK(old->context.empty());
-  CHECK_FALSE(decode_conf_change(payload.substr(0, 9) + std::string(kMaxConfChangeContext + 1, 'x')));
+  CHECK_FALSE(
+      decode_conf_change(payload.substr(0, 9) + std::string(kMaxConfChangeContext + 1, 'x')));
 }
 
 TEST_CASE("membership changes encode, decode and apply idempotently") {

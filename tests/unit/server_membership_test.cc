@@ -28,10 +28,10 @@ TEST_CASE("member context round-trips, IPv6 hosts included, and rejects malforme
   REQUIRE(back);
   CHECK(*back == m);
   CHECK_FALSE(decode_member_context(""));
-  CHECK_FALSE(decode_member_context(":7101:7001:voter"));           // no host
-  CHECK_FALSE(decode_member_context("h:70000:7001:voter"));         // port range
-  CHECK_FALSE(decode_member_context("h:7101:7001:president"));      // intent
-  CHECK_FALSE(decode_member_context("h:7101:x:voter"));             // not a number
+  CHECK_FALSE(decode_member_context(":7101:7001:voter"));       // no host
+  CHECK_FALSE(decode_member_context("h:70000:7001:voter"));     // port range
+  CHECK_FALSE(decode_member_context("h:7101:7001:president"));  // intent
+  CHECK_FALSE(decode_member_context("h:7101:x:voter"));         // not a number
   std::string host;
   int port = 0;
   CHECK(parse_host_port("127.0.0.1:7001", &host, &port));
