@@ -407,6 +407,13 @@ class JoinClient {
 
 using ReplyPtr = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
 
+// The text of a string reply, "" for any other type (the member's replies
+// are checked, never trusted).
+std::string_view reply_text(const redisReply* r) {
+  if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) || !r->str) return {};
+  return std::string_view(r->str, r->len);
+}
+
 }  // namespace
 
 bool Replication::join_cluster(std::string* error) {
@@ -439,8 +446,8 @@ bool Replication::join_cluster(std::string* error) {
   bool found = false;
   if (info->type == REDIS_REPLY_ARRAY)
     for (size_t i = 0; i + 1 < info->elements; i += 2)
-      if (std::string_view(info->element[i]->str, info->element[i]->len) == "cluster_id") {
-        their_id.assign(info->element[i + 1]->str, info->element[i + 1]->len);
+      if (reply_text(info->element[i]) == "cluster_id") {
+        their_id.assign(reply_text(info->element[i + 1]));
         found = true;
       }
   if (!found) {
@@ -461,12 +468,14 @@ bool Replication::join_cluster(std::string* error) {
   if (nodes->type == REDIS_REPLY_ARRAY) {
     for (size_t i = 0; i < nodes->elements; ++i) {
       redisReply* n = nodes->element[i];
-      if (n->type != REDIS_REPLY_ARRAY || n->elements < 3) continue;
+      if (n->type != REDIS_REPLY_ARRAY || n->elements < 3 ||
+          n->element[0]->type != REDIS_REPLY_INTEGER || n->element[0]->integer <= 0 ||
+          n->element[2]->type != REDIS_REPLY_INTEGER || n->element[2]->integer < 0 ||
+          n->element[2]->integer > 65535)
+        continue;
       auto id = static_cast<raft::NodeId>(n->element[0]->integer);
       MemberInfo m;
-      if (!parse_host_port(std::string_view(n->element[1]->str, n->element[1]->len), &m.host,
-                           &m.raft_port))
-        continue;
+      if (!parse_host_port(reply_text(n->element[1]), &m.host, &m.raft_port)) continue;
       m.client_port = static_cast<int>(n->element[2]->integer);
       if (id == self_id_) already = true;
       members_.seed(id, m);
