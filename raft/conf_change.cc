@@ -10,11 +10,12 @@ std::string encode_conf_change(const ConfChange& cc) {
   out[0] = static_cast<char>(cc.type);
   for (int i = 0; i < 8; ++i)
     out[1 + i] = static_cast<char>((cc.node >> (8 * i)) & 0xff);
+  out += cc.context;
   return out;
 }
 
 std::optional<ConfChange> decode_conf_change(std::string_view payload) {
-  if (payload.size() != 9) return std::nullopt;
+  if (payload.size() < 9 || payload.size() - 9 > kMaxConfChangeContext) return std::nullopt;
   auto type = static_cast<uint8_t>(payload[0]);
   if (type > static_cast<uint8_t>(ConfChangeType::kRemoveNode)) return std::nullopt;
   NodeId node = 0;
@@ -22,7 +23,7 @@ std::optional<ConfChange> decode_conf_change(std::string_view payload) {
     node |= static_cast<NodeId>(static_cast<uint8_t>(payload[1 + i])) << (8 * i);
   }
   if (node == kNoNode) return std::nullopt;
-  return ConfChange{static_cast<ConfChangeType>(type), node};
+  return ConfChange{static_cast<ConfChangeType>(type), node, std::string(payload.substr(9))};
 }
 
 namespace {
@@ -42,7 +43,8 @@ ConfState apply_conf_change(ConfState conf, const ConfChange& cc) {
       insert_sorted(conf.voters, cc.node);
       break;
     case ConfChangeType::kAddLearner:
-      if (!is_voter(conf, cc.node)) insert_sorted(conf.learners, cc.node);
+      erase_id(conf.voters, cc.node);
+      insert_sorted(conf.learners, cc.node);
       break;
     case ConfChangeType::kRemoveNode:
       erase_id(conf.voters, cc.node);

@@ -13,17 +13,25 @@
 
 namespace kvraft::raft {
 
-// Encodes a change as 9 bytes: [type u8][node u64 little-endian].
+// Bound on ConfChange::context, so a log record can never make a node
+// allocate without limit.
+inline constexpr size_t kMaxConfChangeContext = 1024;
+
+// Encodes a change as [type u8][node u64 little-endian][context bytes]: 9
+// bytes when the context is empty, which is the only form older versions
+// wrote.
 std::string encode_conf_change(const ConfChange& cc);
 
-// Decodes a payload from encode_conf_change; nullopt if it is not 9 bytes or
-// names an unknown type or node 0 (never trust a log record blindly).
+// Decodes a payload from encode_conf_change; nullopt if it is shorter than 9
+// bytes, its context exceeds kMaxConfChangeContext, or it names an unknown
+// type or node 0 (never trust a log record blindly).
 std::optional<ConfChange> decode_conf_change(std::string_view payload);
 
 // Applies `cc` to `conf` and returns the result. Total and idempotent so that
 // replaying any log is well defined: adding a voter that is a learner
-// promotes it, adding a learner that is already a voter leaves it a voter,
-// removing an absent node changes nothing. Lists stay sorted.
+// promotes it, adding a learner that is already a voter demotes it (the
+// first step of removing a voter), removing an absent node changes nothing.
+// Lists stay sorted.
 ConfState apply_conf_change(ConfState conf, const ConfChange& cc);
 
 // Is `id` a voter / a learner / either in `conf`?

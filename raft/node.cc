@@ -895,7 +895,9 @@ ProposeResult Node::propose_conf_change(const ConfChange& cc) {
       }
       break;
     case ConfChangeType::kAddLearner:
-      if (is_member(conf, cc.node)) return {Status::kInvalid, 0, 0};
+      // A new learner, or the demotion of a voter other than the last one.
+      if (is_learner(conf, cc.node)) return {Status::kInvalid, 0, 0};
+      if (is_voter(conf, cc.node) && conf.voters.size() == 1) return {Status::kInvalid, 0, 0};
       break;
     case ConfChangeType::kRemoveNode:
       if (!is_member(conf, cc.node)) return {Status::kInvalid, 0, 0};

@@ -72,13 +72,16 @@ namespace kvraft::raft {
 // its log, committed or not; a truncated entry reverts it.
 enum class ConfChangeType : uint8_t {
   kAddNode = 0,     // add a voter, or promote an existing learner to voter
-  kAddLearner = 1,  // add a non-voting learner
+  kAddLearner = 1,  // add a non-voting learner, or demote a voter to learner
   kRemoveNode = 2,  // remove a voter or a learner
 };
 
 struct ConfChange {
   ConfChangeType type = ConfChangeType::kAddNode;
   NodeId node = kNoNode;
+  // Opaque to the core: the host's own data about the change (the server
+  // puts the member's addresses here). At most kMaxConfChangeContext bytes.
+  std::string context;
 
   bool operator==(const ConfChange&) const = default;
 };

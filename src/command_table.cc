@@ -43,6 +43,7 @@ const CommandTable& command_table() {
     auto* t = new CommandTable();
     register_server_commands(*t);
     register_cluster_commands(*t);
+    register_membership_commands(*t);
     register_string_commands(*t);
     register_keyspace_commands(*t);
     register_list_commands(*t);

@@ -215,6 +215,8 @@ const std::vector<Directive>& directives() {
     d.push_back(memory_directive("snapshot-log-bytes", &Config::snapshot_log_bytes, 1024, true));
     d.push_back(bool_directive("raft-repair", &Config::raft_repair, false));
     d.push_back(string_directive("import-rdb", &Config::import_rdb, false));
+    d.push_back(string_directive("join", &Config::join, false));
+    d.push_back(int64_directive("raft-promote-lag", &Config::raft_promote_lag, 0, INT64_MAX, true));
     d.push_back(fixed_directive("save", "",
                                 "kvraft snapshots through its Raft log (snapshot thresholds), "
                                 "not save points"));

@@ -70,6 +70,11 @@ struct Config {
   // dump.rdb): the migration path. Every initial member of a cluster must
   // import the same file; ignored (with a warning) once Raft state exists.
   std::string import_rdb;
+  // Membership (RAFT.NODE): a brand-new node with `join` host:client-port
+  // asks that member to add it instead of bootstrapping; a learner added
+  // without LEARNER is promoted once within raft-promote-lag entries.
+  std::string join;
+  int64_t raft_promote_lag = 1000;
 
   // Where the configuration came from (for INFO and CONFIG REWRITE-less setups).
   std::string config_file;

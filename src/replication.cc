@@ -137,6 +137,11 @@ bool Replication::start(std::string* error) {
   }
   for (auto& p : peers_)
     if (p.id == self_id_ && p.client_port == 0) p.client_port = config_.port;
+  if (!config_.join.empty() && !config_.cluster_peers.empty()) {
+    *error = "join and cluster-peers cannot both be set: a joining node learns its peers";
+    return false;
+  }
+  seed_members_from_config();
   read_consistency_ = config_.read_consistency == "lease"   ? ReadConsistency::kLease
                       : config_.read_consistency == "stale" ? ReadConsistency::kStale
                       : config_.read_consistency == "log"   ? ReadConsistency::kLog
@@ -176,6 +181,7 @@ bool Replication::start(std::string* error) {
                     static_cast<double>(loaded.load_us) / 1e6);
       server_.replace_keyspace(std::move(loaded.keyspace));
       last_save_time_s_ = loaded.ctime_s;
+      load_members(loaded.members);
     } catch (const std::exception& e) {
       *error = std::string("cannot load snapshot: ") + e.what();
       return false;
@@ -187,14 +193,20 @@ bool Replication::start(std::string* error) {
 
   // A brand-new member of the configured cluster writes the bootstrap
   // entries every initial member writes, so all logs start identical.
-  if (storage_->hard_state().term == 0 && storage_->last_index() == 0 &&
-      storage_->snapshot_meta().index == 0) {
+  bool fresh = storage_->hard_state().term == 0 && storage_->last_index() == 0 &&
+               storage_->snapshot_meta().index == 0;
+  if (fresh && !config_.join.empty()) {
+    // A joining node does not bootstrap: the cluster adds it, then its
+    // leader sends it everything (snapshot and log).
+    if (!join_cluster(error)) return false;
+  } else if (fresh) {
     std::vector<raft::NodeId> voters;
     for (const auto& p : peers_)
       voters.push_back(p.id);
     std::sort(voters.begin(), voters.end());
     raft::Ready boot;
     boot.entries = raft::bootstrap_entries(voters);
+    bootstrap_member_contexts(boot.entries);
     boot.hard_state = raft::HardState{1, raft::kNoNode, static_cast<raft::Index>(voters.size())};
     try {
       auto batch = storage_->prepare(boot);
@@ -236,8 +248,10 @@ bool Replication::start(std::string* error) {
     *error = std::string("cannot start the Raft node: ") + e.what();
     return false;
   }
+  replay_member_log();
+  rebuild_peers();
 
-  if (peers_.size() > 1) {
+  if (peers_.size() > 1 || config_.raft_port != 0) {
     TransportOptions topts;
     topts.self = self_id_;
     topts.cluster_id = config_.cluster_id;
@@ -280,6 +294,7 @@ bool Replication::import_initial_rdb(const std::vector<raft::NodeId>& voters, st
     info.meta.index = static_cast<raft::Index>(voters.size());
     info.meta.term = 1;
     info.meta.conf = raft::ConfState{voters, {}};
+    info.extra_aux.emplace_back(kAuxMembers, members_.encode());
     info.ctime = unix_time_ms() / 1000;
     SnapshotResult r =
         write_snapshot_sync(*loaded.keyspace, info, storage_->snapshot_path(info.meta));
@@ -318,18 +333,7 @@ void Replication::stop() {
 
 void Replication::update_transport_peers() {
   if (!transport_) return;
-  const raft::ConfState& conf = node_->conf_state();
-  std::vector<PeerAddress> addrs;
-  auto add = [&](raft::NodeId id) {
-    if (id == self_id_) return;
-    for (const auto& p : peers_)
-      if (p.id == id) addrs.push_back({p.id, p.host, p.raft_port});
-  };
-  for (auto id : conf.voters)
-    add(id);
-  for (auto id : conf.learners)
-    add(id);
-  transport_->set_peers(std::move(addrs));
+  transport_->set_peers(transport_addresses());
 }
 
 void Replication::on_tick(uv_timer_t* timer) {
@@ -362,6 +366,7 @@ void Replication::tick() {
     }
   }
   transfer_->on_tick(now);
+  membership_tick();
   process_ready();
 }
 
@@ -392,6 +397,10 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
     client.reply_in_order([&](resp::ReplyWriter& w) {
       w.error("MISCONF kvraft cannot persist its Raft log, writes are refused: " + failure_);
     });
+    return;
+  }
+  if (removed()) {
+    client.reply_in_order([&](resp::ReplyWriter& w) { w.error(kRemovedError); });
     return;
   }
   if (!is_leader()) {
@@ -572,7 +581,10 @@ void Replication::process_ready() {
       on_storage_failure(std::string("preparing a batch: ") + e.what());
       return;
     }
-    if (conf_changed) batch_.conf = node_->conf_state();
+    if (conf_changed) {
+      batch_.conf = node_->conf_state();
+      observe_appended(batch_.entries);  // the entries now live in the batch
+    }
     const raft::HardState& cur = storage_->hard_state();
     bool needs_disk =
         !batch_.entries.empty() || !batch_.snapshot_chunks.empty() || batch_.snapshot ||
@@ -692,6 +704,7 @@ void Replication::apply_entry(const raft::Entry& e) {
     answer(waiter->client_id, waiter->slot, error_bytes(kTryAgainNotCommitted));
     waiter.reset();
   }
+  if (e.type == raft::EntryType::kConfChange && on_conf_change_applied(e, waiter)) return;
   if (e.type == raft::EntryType::kConfChange || e.data.empty()) {
     if (waiter) answer(waiter->client_id, waiter->slot, "+OK\r\n");
     return;
@@ -826,6 +839,9 @@ void Replication::install_received_snapshot(const std::string& path) {
   try {
     LoadedSnapshot loaded = load_snapshot(path, config_.databases);
     server_.replace_keyspace(std::move(loaded.keyspace));
+    load_members(loaded.members);
+    rebuild_peers();
+    update_transport_peers();
     KV_LOG_NOTICE("Installed snapshot from the leader: raft index %llu, %llu keys",
                   static_cast<unsigned long long>(loaded.meta.index),
                   static_cast<unsigned long long>(loaded.keys));
@@ -853,6 +869,7 @@ storage::RdbSnapshotInfo Replication::snapshot_info_at_applied() const {
   info.meta.index = applied_;
   info.meta.term = applied_term_;
   info.meta.conf = node_->conf_state_at(applied_);
+  info.extra_aux.emplace_back(kAuxMembers, members_.encode());
   info.used_mem = 0;
   info.ctime = unix_time_ms() / 1000;
   return info;
@@ -962,6 +979,8 @@ std::vector<std::pair<std::string, std::string>> Replication::info_fields() cons
   add("fsyncs", std::to_string(fsyncs_));
   add("pending_writes", std::to_string(waiters_.size()));
   add("storage_failure", failure_);
+  add("cluster_id", config_.cluster_id);
+  add("raft_removed", removed() ? "1" : "0");
   if (node_) {
     const raft::ConfState& conf = node_->conf_state();
     std::string voters, learners;

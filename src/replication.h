@@ -44,6 +44,7 @@
 #include "raft/node.h"
 #include "resp/parser.h"
 #include "src/command.h"
+#include "src/membership.h"
 #include "src/snapshot.h"
 #include "storage/raft_storage.h"
 
@@ -54,6 +55,7 @@ class Client;
 class PeerTransport;
 class LeaderProxy;
 class LeaderTransfer;
+struct PeerAddress;
 struct Config;
 
 // How reads are served (the `read-consistency` directive).
@@ -137,6 +139,35 @@ class Replication {
   void forward_to_leader(Client& client, const CommandSpec& spec, const resp::Argv& argv) {
     follower_route(client, spec, argv);
   }
+  // --- membership (src/replication_membership.cc) ----------------------
+  // RAFT.NODE ADD <id> (as a learner with `info`) or REMOVE <id>.
+  struct MembershipRequest {
+    bool add = true;
+    raft::NodeId id = raft::kNoNode;
+    MemberInfo info;  // add only
+  };
+  // On the leader: validates and proposes the change; the client's reply
+  // (+OK) fills a reserved slot once the change is applied (for a voter's
+  // removal: once both the demotion and the removal are). Elsewhere: routes
+  // the command to the leader like a write. Returns an error text to reply
+  // at once, or "" when the reply is taken care of.
+  std::string change_membership(Client& client, const CommandSpec& spec, const resp::Argv& argv,
+                                const MembershipRequest& req);
+  // One member of the membership in force, for RAFT.NODES. match is the
+  // leader's view (0 when unknown, e.g. on a follower, except for itself).
+  struct MemberView {
+    raft::NodeId id = raft::kNoNode;
+    std::string host;
+    int raft_port = 0;
+    int client_port = 0;
+    bool voter = false;
+    raft::Index match = 0;
+    bool leader = false;
+  };
+  std::vector<MemberView> member_views() const;
+  // True once this node saw its own removal: it refuses writes.
+  bool removed() const;
+  static const std::string_view kRemovedError;
 
  private:
   struct Waiter {  // a client waiting for the entry it proposed
@@ -205,6 +236,22 @@ class Replication {
   std::string encode_record(int db, const std::vector<std::string_view>& argv);
   storage::RdbSnapshotInfo snapshot_info_at_applied() const;
 
+  // Membership plumbing (src/replication_membership.cc).
+  void seed_members_from_config();
+  void bootstrap_member_contexts(std::vector<raft::Entry>& entries) const;
+  void load_members(const std::string& snapshot_members);
+  void replay_member_log();
+  void observe_appended(const std::vector<raft::Entry>& entries);
+  void rebuild_peers();
+  std::string self_host() const;
+  std::vector<PeerAddress> transport_addresses() const;
+  // Called when a kConfChange entry is applied; true if it consumed
+  // `waiter` (a voter's demotion whose removal it proposed next).
+  bool on_conf_change_applied(const raft::Entry& e, std::optional<Waiter>& waiter);
+  void membership_tick();
+  void send_farewells();
+  bool join_cluster(std::string* error);
+
   Server& server_;
   const Config& config_;
   raft::NodeId self_id_ = raft::kNoNode;
@@ -260,6 +307,23 @@ class Replication {
   bool last_bgsave_ok_ = true;
   int64_t last_fork_us_ = 0;
   int64_t last_snapshot_us_ = 0;
+
+  // Membership. members_ follows every appended conf change (and snapshots);
+  // departed_ keeps the address of a member whose removal is appended but
+  // not yet applied; farewells_ the removed followers the leader still tells
+  // about their removal; removal_followups_ the demotions (by index) whose
+  // committed application proposes the member's removal.
+  struct Farewell {
+    raft::Index index = 0;  // the removal entry
+    int64_t until_ms = 0;
+    MemberInfo info;
+    int64_t last_sent_ms = 0;
+    uint64_t attempts = 0;
+  };
+  MemberTable members_;
+  std::map<raft::NodeId, MemberInfo> departed_;
+  std::map<raft::NodeId, Farewell> farewells_;
+  std::map<raft::Index, raft::NodeId> removal_followups_;
 
   std::string failure_;
   bool stopped_ = false;

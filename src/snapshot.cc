@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "src/log.h"
+#include "src/membership.h"
 #include "storage/hash_value.h"
 #include "storage/list_value.h"
 #include "storage/set_value.h"
@@ -450,6 +451,10 @@ class KeyspaceLoader final : public storage::RdbVisitor {
       if (name == storage::kAuxRaftIndex) seen_ |= 1;
       if (name == storage::kAuxRaftTerm) seen_ |= 2;
       if (name == storage::kAuxMembership) seen_ |= 4;
+      return;
+    }
+    if (name == kAuxMembers) {
+      out_->members.assign(value);
       return;
     }
     if (name == "ctime") {

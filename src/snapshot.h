@@ -187,6 +187,7 @@ struct LoadedSnapshot {
   raft::SnapshotMeta meta;
   bool has_meta = false;
   int64_t ctime_s = 0;  // the ctime aux field (Unix seconds), 0 if absent
+  std::string members;  // the kvraft-members aux field (src/membership.h), "" if absent
   int rdb_version = 0;
   bool checksum_verified = false;
   uint64_t keys = 0;             // keys loaded

@@ -390,7 +390,7 @@ class Simulation {
 
   void propose_conf_change(SimNode& l) {
     const ConfState& conf = l.node->conf_state();
-    int choice = static_cast<int>(rng_.below(3));
+    int choice = static_cast<int>(rng_.below(4));
     ConfChange cc;
     if (choice == 0) {  // add a fresh spare as learner
       NodeId spare = 0;
@@ -405,6 +405,9 @@ class Simulation {
     } else if (choice == 1) {  // promote a learner
       if (conf.learners.empty()) return;
       cc = {ConfChangeType::kAddNode, conf.learners[rng_.below(conf.learners.size())]};
+    } else if (choice == 3) {  // demote a voter to learner (keep at least 2 voters)
+      if (conf.voters.size() <= 2) return;
+      cc = {ConfChangeType::kAddLearner, conf.voters[rng_.below(conf.voters.size())]};
     } else {  // remove a voter (keep at least 2) or a learner
       std::vector<NodeId> members = conf.learners;
       if (conf.voters.size() > 2)
@@ -418,7 +421,7 @@ class Simulation {
               raft::to_string(res.status));
     if (res.status == raft::Status::kOk) {
       used_ids_.insert(cc.node);
-      if (cc.type == ConfChangeType::kAddLearner) {
+      if (cc.type == ConfChangeType::kAddLearner && !nodes_[cc.node].started_once) {
         // The new node starts with an empty disk and learns everything from
         // the leader (entries or a snapshot).
         start(nodes_[cc.node]);

@@ -42,6 +42,25 @@ class LocalCluster {
   }
 
   int size() const { return static_cast<int>(nodes_.size()); }
+  int id(int i) const { return nodes_[static_cast<size_t>(i)].id; }
+  int raft_port(int i) const { return nodes_[static_cast<size_t>(i)].raft_port; }
+
+  // Adds node `id` that starts with `--join 127.0.0.1:<client port of node
+  // join_via>` (and `extra_args` after the cluster's) instead of
+  // cluster-peers, starts it and returns its index. Throws (with its log)
+  // if it exits during startup, e.g. because the join was refused.
+  int add_joining_node(int id, int join_via, std::vector<std::string> extra_args = {}) {
+    Node node;
+    node.id = id;
+    node.client_port = free_port();
+    node.raft_port = free_port();
+    node.dir = dir_.file("n" + std::to_string(id));
+    node.join = "127.0.0.1:" + std::to_string(port(join_via));
+    node.args = std::move(extra_args);
+    nodes_.push_back(std::move(node));
+    start(size() - 1);
+    return size() - 1;
+  }
   int port(int i) const { return nodes_[static_cast<size_t>(i)].client_port; }
   bool running(int i) {
     return nodes_[static_cast<size_t>(i)].process &&
@@ -62,9 +81,10 @@ class LocalCluster {
                                      std::to_string(n.id),
                                      "--raft-port",
                                      std::to_string(n.raft_port),
-                                     "--cluster-peers",
-                                     peers_};
+                                     n.join.empty() ? "--cluster-peers" : "--join",
+                                     n.join.empty() ? peers_ : n.join};
     argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+    argv.insert(argv.end(), n.args.begin(), n.args.end());
     n.process = std::make_unique<ChildProcess>(argv, n.dir + ".log");
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!port_open(n.client_port)) {
@@ -156,6 +176,8 @@ class LocalCluster {
     int client_port = 0;
     int raft_port = 0;
     std::string dir;
+    std::string join;               // set: started with --join instead of cluster-peers
+    std::vector<std::string> args;  // this node's own extra arguments
     std::unique_ptr<ChildProcess> process;
   };
   TempDir dir_;

@@ -146,6 +146,21 @@ TEST_CASE("quorum index is the largest index a majority holds") {
   CHECK(quorum_index({1, 7, 7, 2, 8}) == 7);
 }
 
+TEST_CASE("membership change context round-trips and the old 9-byte form still decodes") {
+  ConfChange cc{ConfChangeType::kAddNode, 7, "127.0.0.1:7104:7004:voter"};
+  std::string payload = encode_conf_change(cc);
+  CHECK(payload.size() == 9 + cc.context.size());
+  auto back = decode_conf_change(payload);
+  REQUIRE(back);
+  CHECK(*back == cc);
+  auto old = decode_conf_change(payload.substr(0, 9));
+  REQUIRE(old);
+  CHECK(old->node == 7);
+  CHECK(old->context.empty());
+  CHECK_FALSE(
+      decode_conf_change(payload.substr(0, 9) + std::string(kMaxConfChangeContext + 1, 'x')));
+}
+
 TEST_CASE("membership changes encode, decode and apply idempotently") {
   ConfChange cc{ConfChangeType::kAddLearner, 0x0102030405060708ULL};
   auto back = decode_conf_change(encode_conf_change(cc));
@@ -159,8 +174,10 @@ TEST_CASE("membership changes encode, decode and apply idempotently") {
   c = apply_conf_change(c, {ConfChangeType::kAddLearner, 2});
   CHECK(c.voters == std::vector<NodeId>{1, 3});
   CHECK(c.learners == std::vector<NodeId>{2});
-  c = apply_conf_change(c, {ConfChangeType::kAddLearner, 1});  // already a voter
-  CHECK(c.voters == std::vector<NodeId>{1, 3});
+  c = apply_conf_change(c, {ConfChangeType::kAddLearner, 1});  // demotes a voter
+  CHECK(c.voters == std::vector<NodeId>{3});
+  CHECK(c.learners == std::vector<NodeId>{1, 2});
+  c = apply_conf_change(c, {ConfChangeType::kAddNode, 1});
   c = apply_conf_change(c, {ConfChangeType::kAddNode, 2});  // promotion
   CHECK(c.voters == std::vector<NodeId>{1, 2, 3});
   CHECK(c.learners.empty());
