@@ -161,6 +161,7 @@ const std::vector<Directive>& directives() {
     d.push_back(int_directive("maxclients", &Config::maxclients, 1, 1000000, true));
     d.push_back(int_directive("databases", &Config::databases, 1, 1 << 16, false));
     d.push_back(string_directive("requirepass", &Config::requirepass, true));
+    d.push_back(bool_directive("protected-mode", &Config::protected_mode, true));
     d.push_back(memory_directive("proto-max-bulk-len", &Config::proto_max_bulk_len, 1024, true));
     d.push_back(memory_directive("client-query-buffer-limit", &Config::client_query_buffer_limit,
                                  1024 * 1024, true));

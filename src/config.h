@@ -28,6 +28,9 @@ struct Config {
   int databases = 16;
   // Security
   std::string requirepass;
+  // Refuse non-loopback clients while the default user has no password and
+  // the bind list is not loopback-only (src/acl.h protected_mode_refuses).
+  bool protected_mode = true;
   // Protocol limits
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
   int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "src/acl.h"
 #include "src/client.h"
 #include "src/log.h"
 #include "src/replication.h"
@@ -131,7 +132,8 @@ Server::Server(Config config)
     : config_(std::move(config)),
       loop_(uv_default_loop()),
       keyspace_(std::make_unique<storage::Keyspace>(config_.databases)),
-      commands_(&command_table()) {
+      commands_(&command_table()),
+      acl_(std::make_unique<Acl>()) {
   start_time_ms_ = unix_time_ms();
 }
 
@@ -166,12 +168,19 @@ void Server::execute(Client& client, const resp::Argv& argv) {
     return;
   }
   int argc = static_cast<int>(argv.size());
-  if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
-    client.reply_in_order([&](resp::ReplyWriter& w) { w.error(wrong_arity_error(spec->name)); });
-    return;
+  // The command's arity, then that of the subcommand it routes to.
+  const CommandSpec* container = spec;
+  for (int pass = 0; pass < 2; ++pass, spec = route_subcommand(*container, argv)) {
+    if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
+      client.reply_in_order([&](resp::ReplyWriter& w) { w.error(wrong_arity_error(spec->name)); });
+      return;
+    }
   }
-  if (!config_.requirepass.empty() && !client.authenticated && !(spec->flags & kCmdNoAuth)) {
-    client.reply_in_order([](resp::ReplyWriter& w) { w.error("NOAUTH Authentication required."); });
+  // Authentication and ACL permissions (src/acl.h).
+  if (AclVerdict v = acl_->check(client, config_.requirepass, *container, argv);
+      v.kind != AclVerdict::kAllowed) {
+    if (v.kind == AclVerdict::kDisconnect) client.close_after_reply = true;
+    else client.reply_in_order([&](resp::ReplyWriter& w) { w.error(v.error); });
     return;
   }
   client.last_command = spec->name;
@@ -295,6 +304,15 @@ void Server::on_connection(uv_stream_t* listener, int status) {
   if (static_cast<int>(server->clients_.size()) > server->config_.maxclients) {
     server->stats_.rejected_connections++;
     c->reply.error("ERR max number of clients reached");
+    c->close_after_reply = true;
+    server->on_client_output(*c);
+    return;
+  }
+  if (protected_mode_refuses(server->config_.protected_mode,
+                             server->acl_->default_needs_auth(server->config_.requirepass),
+                             server->config_.bind, c->addr.substr(0, c->addr.rfind(':')))) {
+    server->stats_.rejected_connections++;
+    c->reply.error(kErrDenied);
     c->close_after_reply = true;
     server->on_client_output(*c);
     return;

@@ -452,6 +452,10 @@ class KeyspaceLoader final : public storage::RdbVisitor {
       if (name == storage::kAuxMembership) seen_ |= 4;
       return;
     }
+    if (name.starts_with("kvraft-")) {
+      out_->extra_aux.emplace_back(name, value);
+      return;
+    }
     if (name == "ctime") {
       // Informational in Redis (which ignores a malformed one); so here.
       int64_t v = 0;

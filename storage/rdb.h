@@ -48,6 +48,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "raft/types.h"
@@ -132,6 +133,9 @@ struct RdbSnapshotInfo {
   uint64_t used_mem = 0;
   // ctime: creation time, Unix seconds; 0 means "now".
   int64_t ctime = 0;
+  // More aux fields (name, value) written after the kvraft ones, for state
+  // the server keeps beside the keyspace (e.g. "kvraft-acl").
+  std::vector<std::pair<std::string, std::string>> extra_aux;
 };
 
 // Streams an RDB file to a file descriptor or a string. Memory use is a fixed

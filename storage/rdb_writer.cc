@@ -231,6 +231,8 @@ void RdbWriter::begin(const RdbSnapshotInfo& info) {
   aux(kAuxRaftIndex, std::to_string(info.meta.index));
   aux(kAuxRaftTerm, std::to_string(info.meta.term));
   aux(kAuxMembership, encode_membership(info.meta.conf));
+  for (const auto& [name, value] : info.extra_aux)
+    aux(name, value);
 }
 
 void RdbWriter::select_db(uint64_t db, uint64_t key_count_hint, uint64_t expires_hint) {
