@@ -385,7 +385,13 @@ const AclUser* Acl::find(std::string_view name) const {
 }
 
 std::string Acl::set_user(std::string_view name, std::span<const std::string_view> rules) {
+  ++generation_;
   return set_user_in(&users_, name, rules);
+}
+
+bool Acl::user_active(std::string_view name) const {
+  const AclUser* u = find(name);
+  return u && u->enabled;
 }
 
 std::string Acl::set_user_in(std::map<std::string, AclUser, std::less<>>* users,
@@ -411,6 +417,7 @@ int Acl::delete_users(std::span<const std::string_view> names) {
     if (it == users_.end()) continue;
     users_.erase(it);
     ++deleted;
+    ++generation_;
   }
   return deleted;
 }
@@ -457,6 +464,7 @@ void Acl::restore(std::string_view text) {
     set_user_in(&fresh, "default", rules);
   }
   users_ = std::move(fresh);
+  ++generation_;
 }
 
 void Acl::restore_from_aux(const std::vector<std::pair<std::string, std::string>>& aux) {
@@ -492,7 +500,7 @@ AclVerdict Acl::check(const Client& client, const std::string& requirepass, cons
   }
   std::string_view name = client.authenticated ? std::string_view(client.user) : "default";
   const AclUser* user = find(name);
-  if (!user || !user->enabled) {
+  if (!user_active(name)) {
     if (client.authenticated) return {AclVerdict::kDisconnect, {}};
     return no_auth ? AclVerdict{} : AclVerdict{AclVerdict::kRefused, std::string(kErrNoAuth)};
   }

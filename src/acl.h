@@ -134,6 +134,13 @@ class Acl {
   // (an older snapshot, a stock Redis dump) only the default user remains.
   void restore_from_aux(const std::vector<std::pair<std::string, std::string>>& aux);
 
+  // Bumped by every change of the users, so the server rechecks its
+  // connections only when something changed.
+  uint64_t generation() const { return generation_; }
+  // Whether a connection authenticated as `name` may stay: the user still
+  // exists and is enabled.
+  bool user_active(std::string_view name) const;
+
   // Whether a connection that has not authenticated must AUTH first: the
   // default user has a password (requirepass or ACL) or is disabled.
   bool default_needs_auth(const std::string& requirepass) const;
@@ -152,6 +159,7 @@ class Acl {
                                  std::string_view name, std::span<const std::string_view> rules);
 
   std::map<std::string, AclUser, std::less<>> users_;
+  uint64_t generation_ = 0;
 };
 
 // Protected mode (Redis's): with `protected-mode yes`, no password for the

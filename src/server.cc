@@ -386,6 +386,17 @@ void Server::request_shutdown() {
 void Server::cron() {
   ++cron_runs_;
   active_expire_cycle();
+  // Connections of ACL users deleted or disabled since the last cron are
+  // closed, as Redis does on ACL DELUSER (replicated: on every node).
+  if (acl_->generation() != acl_generation_) {
+    acl_generation_ = acl_->generation();
+    std::vector<Client*> revoked;
+    for (auto& [id, c] : clients_)
+      if (!c->closing && c->authenticated && !acl_->user_active(c->user))
+        revoked.push_back(c.get());
+    for (Client* c : revoked)
+      close_client(*c);
+  }
   // Spend about a millisecond per cron moving rehashing buckets, so a table
   // that grew while idle finishes its rehash without waiting for traffic.
   keyspace_->rehash_step(1000);

@@ -107,6 +107,7 @@ class Server {
   uv_prepare_t flush_prepare_;
   std::unique_ptr<Replication> replication_;
   std::unique_ptr<Acl> acl_;
+  uint64_t acl_generation_ = 0;  // Acl::generation() when clients were last rechecked
   uv_signal_t sigint_;
   uv_signal_t sigterm_;
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;

@@ -246,7 +246,7 @@ std::string client_info_line(Server& server, Client& c) {
                                     sizeof(Client));
   s += " events=r";
   s += " cmd=" + c.last_command;
-  s += " user=default redir=-1";
+  s += " user=" + (c.authenticated ? c.user : std::string("default")) + " redir=-1";
   s += " resp=" + std::to_string(c.reply.protocol());
   s += " lib-name=" + c.lib_name;
   s += " lib-ver=" + c.lib_ver;

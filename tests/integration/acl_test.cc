@@ -115,9 +115,14 @@ TEST_CASE("ACL DELUSER and off: the user's connections are refused from then on"
   CHECK(alice.run({"AUTH", "alice", "pw"}) == "OK");
   CHECK(carol.run({"AUTH", "carol", "pw"}) == "OK");
   CHECK(alice.run({"PING"}) == "PONG");
+  CHECK(admin.run({"CLIENT", "LIST"}).find("user=alice") != std::string::npos);
   CHECK(admin.run({"ACL", "DELUSER", "default"}) ==
         "(error) ERR The 'default' user cannot be removed");
   CHECK(admin.run({"ACL", "DELUSER", "alice", "nobody"}) == "(integer) 1");
+  // Closed by the server without alice sending anything (as Redis does).
+  CHECK(eventually([&] {
+    return admin.run({"CLIENT", "LIST"}).find("user=alice") == std::string::npos;
+  }));
   CHECK(disconnected(alice));
   CHECK(admin.run({"ACL", "SETUSER", "carol", "off"}) == "OK");
   CHECK(disconnected(carol));
