@@ -26,7 +26,8 @@
 //
 // Payload of a Handshake frame:
 //
-//   u32 protocol_version, u64 node_id, u32 len + cluster_id, u32 len + secret
+//   u32 protocol_version, u64 node_id, u32 len + cluster_id, u32 len + nonce,
+//   u32 len + proof
 #include "raft/wire.h"
 
 #include <xxhash.h>
@@ -409,13 +410,15 @@ void write_handshake_payload(const Handshake& h, std::string* out) {
   put_u32(out, h.protocol_version);
   put_u64(out, h.node_id);
   put_bytes(out, h.cluster_id, "cluster id");
-  put_bytes(out, h.secret, "secret");
+  put_bytes(out, h.nonce, "nonce");
+  put_bytes(out, h.proof, "proof");
 }
 
 bool read_handshake_payload(Reader* r, Handshake* h) {
   *h = Handshake{};
   return r->u32(&h->protocol_version, "protocol_version") && r->u64(&h->node_id, "node_id") &&
-         r->bytes(&h->cluster_id, "cluster id") && r->bytes(&h->secret, "secret");
+         r->bytes(&h->cluster_id, "cluster id") && r->bytes(&h->nonce, "nonce") &&
+         r->bytes(&h->proof, "proof");
 }
 
 std::string frame_type_name(uint8_t type) {

@@ -39,7 +39,7 @@ namespace kvraft::raft::wire {
 inline constexpr char kMagic[3] = {'K', 'V', 'R'};
 // Bumped whenever a frame or payload layout changes; a peer speaking another
 // version is refused (no silent misreading across upgrades).
-inline constexpr uint8_t kWireVersion = 1;
+inline constexpr uint8_t kWireVersion = 2;  // 2: handshake nonce + proof instead of the secret
 inline constexpr uint8_t kHandshakeFrameType = 0x80;
 inline constexpr size_t kHeaderSize = 9;
 inline constexpr size_t kChecksumSize = 8;
@@ -50,8 +50,13 @@ inline constexpr size_t kFrameOverhead = kHeaderSize + kChecksumSize;
 // more than this for one frame.
 inline constexpr size_t kDefaultMaxFrameSize = (512u << 20) + (1u << 20);
 
-// The first frame on every peer connection, sent by the connecting side (and
-// answered by the acceptor with its own) before any Message.
+// The handshake frames that open every peer connection, before any
+// Message. The acceptor speaks first with a challenge (its nonce, no proof);
+// the connector answers with its nonce and its proof; the acceptor, having
+// verified it, answers with its own proof. A proof is a MAC keyed with the
+// cluster's shared secret over both nonces, both node ids, the cluster id
+// and the direction, so the secret itself never crosses the network. The
+// MAC is computed outside raft/ (src/peer_auth.h): this codec only carries it.
 struct Handshake {
   // Nodes of different clusters must never exchange messages; the receiver
   // compares this with its own and closes on mismatch.
@@ -60,9 +65,10 @@ struct Handshake {
   // The highest peer protocol version the sender speaks (today always
   // kWireVersion); lets a future node pick a version both sides know.
   uint32_t protocol_version = kWireVersion;
-  // The configured shared secret, empty when none is configured. The
-  // receiver compares it (in constant time) and closes on mismatch.
-  std::string secret;
+  // The sender's random per-connection nonce.
+  std::string nonce;
+  // The sender's proof of the shared secret; empty in the challenge.
+  std::string proof;
 
   bool operator==(const Handshake&) const = default;
 };

@@ -60,6 +60,7 @@ class Client {
   // Connection state visible to commands.
   int db = 0;
   bool authenticated = false;
+  std::string user = "default";  // the ACL user once authenticated (src/acl.h)
   std::string name;
   std::string lib_name;
   std::string lib_ver;

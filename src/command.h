@@ -37,6 +37,7 @@ namespace kvraft {
 
 class Server;
 class Client;
+class Acl;
 namespace storage {
 class Keyspace;
 }
@@ -68,6 +69,9 @@ struct ExecContext {
   // Set only for kCmdConnection commands; null when applying a log record.
   Server* server = nullptr;
   Client* client = nullptr;
+  // The replicated ACL users (src/acl.h); set when applying a write, so ACL
+  // SETUSER/DELUSER change every replica alike.
+  Acl* acl = nullptr;
   // Number of keys changed by this execution (Redis's server.dirty); handlers
   // of write commands add to it, the server sums it for INFO persistence.
   int64_t dirty = 0;
@@ -117,6 +121,13 @@ class CommandTable {
   std::unordered_map<std::string, const CommandSpec*> by_name_;
 };
 
+// The spec a request runs as: `spec` itself, or, for a container that has
+// no routing flag of its own (neither write, readonly nor connection: ACL,
+// whose SETUSER is replicated while WHOAMI is local), the subcommand argv[1]
+// names. Server::execute routes, and the apply path runs, by the result.
+const CommandSpec* route_subcommand(const CommandSpec& spec,
+                                    std::span<const std::string_view> argv);
+
 // Registration functions, one per group of commands (src/commands/*.cc).
 void register_string_commands(CommandTable& table);    // strings, counters, bitmaps
 void register_keyspace_commands(CommandTable& table);  // DEL, EXPIRE, SCAN, FLUSHDB, ...
@@ -129,6 +140,7 @@ void register_set_commands(CommandTable& table);       // SADD, SPOP, SINTER, SS
 void register_zset_commands(CommandTable& table);      // ZADD, ZRANGE, ZPOPMIN, ZSCAN, ...
 void register_transfer_commands(CommandTable& table);  // RAFT.TRANSFER-LEADER, SHUTDOWN
 void register_transaction_commands(CommandTable& table);  // MULTI, EXEC, WATCH, ...
+void register_acl_commands(CommandTable& table);       // ACL SETUSER, ACL LIST, ...
 
 // The complete table kvraft serves.
 const CommandTable& command_table();
@@ -142,6 +154,9 @@ inline constexpr std::string_view kErrNotFloat = "ERR value is not a valid float
 inline constexpr std::string_view kErrNoSuchKey = "ERR no such key";
 inline constexpr std::string_view kErrOverflow = "ERR increment or decrement would overflow";
 inline constexpr std::string_view kErrDbIndexOutOfRange = "ERR DB index is out of range";
+
+// `s` with ASCII letters lower-cased (command names are compared this way).
+std::string ascii_lower(std::string_view s);
 
 // "ERR wrong number of arguments for 'get' command" (name as given, lower case).
 std::string wrong_arity_error(std::string_view command_name);

@@ -8,13 +8,15 @@
 
 namespace kvraft {
 
-namespace {
-std::string lower(std::string_view s) {
+std::string ascii_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+namespace {
+const auto& lower = ascii_lower;
 }  // namespace
 
 void CommandTable::add(CommandSpec spec) {
@@ -52,9 +54,19 @@ const CommandTable& command_table() {
     register_zset_commands(*t);
     register_transfer_commands(*t);
     register_transaction_commands(*t);
+    register_acl_commands(*t);
     return t;
   }();
   return *table;
+}
+
+const CommandSpec* route_subcommand(const CommandSpec& spec,
+                                    std::span<const std::string_view> argv) {
+  if (spec.flags & (kCmdWrite | kCmdReadonly | kCmdConnection) || argv.size() < 2) return &spec;
+  std::string name = lower(spec.name) + "|" + lower(argv[1]);
+  for (const CommandSpec& sub : spec.subcommands)
+    if (sub.name == name && sub.handler) return &sub;
+  return &spec;
 }
 
 std::string wrong_arity_error(std::string_view command_name) {

@@ -40,6 +40,9 @@ struct Config {
   std::string tls_protocols;     // e.g. "TLSv1.2 TLSv1.3"; empty: those two
   std::string tls_ciphers;       // TLSv1.2 and below; empty: OpenSSL's default
   std::string tls_ciphersuites;  // TLSv1.3; empty: OpenSSL's default
+  // Refuse non-loopback clients while the default user has no password and
+  // the bind list is not loopback-only (src/acl.h protected_mode_refuses).
+  bool protected_mode = true;
   // Protocol limits
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
   int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;

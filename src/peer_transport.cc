@@ -19,6 +19,7 @@
 
 #include "src/log.h"
 #include "src/tls.h"
+#include "src/peer_auth.h"
 
 namespace kvraft {
 
@@ -96,19 +97,6 @@ std::string printable(const std::string& s) {
   return out;
 }
 
-// Compares without an early exit, so the time taken does not reveal how
-// long a prefix of the secret a guess got right.
-bool constant_time_equal(const std::string& a, const std::string& b) {
-  const size_t n = std::max(a.size(), b.size());
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
-}
-
 }  // namespace
 
 // One TCP connection to or from a peer.
@@ -149,6 +137,12 @@ struct PeerTransport::Conn {
   uint64_t in_flight_bytes = 0;
   // tls-replication: frames are plaintext inside it; the socket carries TLS.
   std::unique_ptr<TlsSession> tls;
+  // The handshake's nonces (src/peer_auth.h). Outbound: remote_nonce is
+  // empty until the acceptor's challenge arrived; nothing is sent before.
+  std::string local_nonce = make_peer_nonce();
+  std::string remote_nonce;
+  // Inbound handshake frames waiting for the write in flight.
+  std::vector<std::string> pending_out;
 };
 
 struct PeerTransport::Peer {
@@ -235,15 +229,38 @@ PeerTransport::Peer* PeerTransport::find_peer(NodeId id) {
   return it == peers_.end() ? nullptr : it->second.get();
 }
 
-std::string PeerTransport::handshake_frame() const {
+std::string PeerTransport::handshake_frame(const std::string& nonce,
+                                           const std::string& proof) const {
   wire::Handshake hs;
   hs.cluster_id = options_.cluster_id;
   hs.node_id = options_.self;
   hs.protocol_version = wire::kWireVersion;
-  hs.secret = options_.secret;
+  hs.nonce = nonce;
+  hs.proof = proof;
   std::string out;
   wire::encode_handshake(hs, &out);
   return out;
+}
+
+std::string PeerTransport::proof_for(const Conn* c, NodeId remote, bool prover_is_connector) const {
+  // Outbound: we connect; inbound: the remote does.
+  NodeId connector = c->inbound ? remote : options_.self;
+  NodeId acceptor = c->inbound ? options_.self : remote;
+  const std::string& connector_nonce = c->inbound ? c->remote_nonce : c->local_nonce;
+  const std::string& acceptor_nonce = c->inbound ? c->local_nonce : c->remote_nonce;
+  return peer_proof(options_.secret, options_.cluster_id,
+                    prover_is_connector ? PeerRole::kConnector : PeerRole::kAcceptor, connector,
+                    acceptor, connector_nonce, acceptor_nonce);
+}
+
+void PeerTransport::write_or_queue(Conn* c, std::string frame) {
+  if (c->writing) {
+    c->pending_out.push_back(std::move(frame));
+    return;
+  }
+  std::vector<std::string> frames;
+  frames.push_back(std::move(frame));
+  write_frames(c, std::move(frames));
 }
 
 void PeerTransport::set_peers(std::vector<PeerAddress> peers) {
@@ -431,6 +448,16 @@ void PeerTransport::on_connect(uv_connect_t* req, int status) {
     t->close_conn(c, std::string("read: ") + uv_strerror(rc), LogLevel::kWarning);
     return;
   }
+  // TLS: our ClientHello goes first; the acceptor's challenge comes inside
+  // the finished session.
+  if (c->tls) {
+    if (!c->tls->start()) {
+      t->close_conn(c, "TLS: " + c->tls->error(), LogLevel::kWarning);
+      return;
+    }
+    t->write_frames(c, {});
+    return;
+  }
   // Send the handshake and whatever queued while we were away right now;
   // the peer's answering handshake is checked when it arrives.
   t->flush_peer(*c->peer);
@@ -474,7 +501,12 @@ void PeerTransport::on_connection(uv_stream_t* listener, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   uv_tcp_keepalive(&c->tcp, 1, 60);
   int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
-  if (rc != 0) t->close_conn(c, std::string("read: ") + uv_strerror(rc), LogLevel::kWarning);
+  if (rc != 0) {
+    t->close_conn(c, std::string("read: ") + uv_strerror(rc), LogLevel::kWarning);
+    return;
+  }
+  // The challenge: our nonce, which the connector's proof must cover.
+  t->write_or_queue(c, t->handshake_frame(c->local_nonce, ""));
 }
 
 void PeerTransport::on_conn_timeout(uv_timer_t* timer) {
@@ -559,9 +591,8 @@ std::string PeerTransport::check_handshake(const wire::Handshake& hs, NodeId exp
   if (hs.cluster_id != options_.cluster_id)
     return "wrong cluster id '" + printable(hs.cluster_id) + "' (this node is in '" +
            printable(options_.cluster_id) + "')";
-  if (!constant_time_equal(hs.secret, options_.secret))
-    return options_.secret.empty() ? "peer sent a secret but none is configured here"
-                                   : "wrong shared secret";
+  if (hs.nonce.size() != kPeerNonceSize)
+    return "handshake nonce of " + std::to_string(hs.nonce.size()) + " bytes";
   if (hs.node_id == raft::kNoNode) return "handshake carries no node id";
   if (hs.node_id == options_.self)
     return "peer claims this node's own id " + std::to_string(hs.node_id);
@@ -581,9 +612,24 @@ bool PeerTransport::handle_frame(Conn* c, wire::Frame&& frame) {
     }
     const NodeId expected = c->inbound ? raft::kNoNode : c->peer->address.id;
     std::string why = check_handshake(*hs, expected);
+    const bool challenge = !c->inbound && c->remote_nonce.empty();
+    if (why.empty() && !challenge && !c->inbound && hs->nonce != c->remote_nonce)
+      why = "the handshake answer changed the nonce of the challenge";
+    if (why.empty()) c->remote_nonce = hs->nonce;
+    // The challenge carries no proof; every later handshake must prove the
+    // secret (the connector's proof for the acceptor, and vice versa).
+    if (why.empty() && challenge && !hs->proof.empty()) why = "a proof in the challenge";
+    if (why.empty() && !challenge &&
+        !peer_proof_matches(proof_for(c, hs->node_id, /*prover_is_connector=*/c->inbound),
+                            hs->proof))
+      why = "wrong shared secret (the peer's proof does not verify)";
     if (!why.empty()) {
       close_conn(c, why, LogLevel::kWarning);
       return false;
+    }
+    if (challenge) {
+      flush_peer(*c->peer);  // sends our handshake with its proof
+      return !c->closing;
     }
     c->verified = true;
     if (c->timer != nullptr) {
@@ -596,7 +642,8 @@ bool PeerTransport::handle_frame(Conn* c, wire::Frame&& frame) {
       c->peer->stats.connected = true;
       KV_LOG_VERBOSE("Raft connection to node %llu at %s established",
                      static_cast<unsigned long long>(hs->node_id), c->addr.c_str());
-      return true;
+      flush_peer(*c->peer);  // what queued while we proved ourselves
+      return !c->closing;
     }
     pending_inbound_.erase(c);
     Peer* p = find_peer(hs->node_id);  // non-null: check_handshake
@@ -610,9 +657,8 @@ bool PeerTransport::handle_frame(Conn* c, wire::Frame&& frame) {
     p->stats.inbound = true;
     KV_LOG_VERBOSE("Raft peer connection from %s (node %llu) accepted", c->addr.c_str(),
                    static_cast<unsigned long long>(hs->node_id));
-    std::vector<std::string> reply;
-    reply.push_back(handshake_frame());
-    write_frames(c, std::move(reply));
+    write_or_queue(c, handshake_frame(c->local_nonce,
+                                      proof_for(c, hs->node_id, /*prover_is_connector=*/false)));
     return !c->closing;
   }
 
@@ -711,14 +757,20 @@ void PeerTransport::flush_peer(Peer& peer) {
   Conn* c = peer.out;
   // Not connected: the queue waits for on_connect. Writing: on_write_done
   // sends the rest in one batch.
-  if (c == nullptr || c->closing || !c->connected || c->writing) return;
-  // TLS: after our first flight, wait for the TLS handshake to complete.
-  if (c->tls && !c->tls->established() && c->handshake_sent) return;
-  if (peer.queue.empty() && c->handshake_sent) return;
+  // Before the acceptor's challenge nothing is sent; before its proof
+  // verified, only our handshake.
+  if (c == nullptr || c->closing || !c->connected || c->writing || c->remote_nonce.empty()) return;
+  // With TLS the challenge only arrives once the TLS handshake is done.
+  if ((peer.queue.empty() || !c->verified) && c->handshake_sent) return;
   std::vector<std::string> batch;
   if (!c->handshake_sent) {
-    batch.push_back(handshake_frame());
+    batch.push_back(handshake_frame(
+        c->local_nonce, proof_for(c, peer.address.id, /*prover_is_connector=*/true)));
     c->handshake_sent = true;
+    if (!c->verified) {
+      write_frames(c, std::move(batch));
+      return;
+    }
   }
   uint64_t messages = 0;
   uint64_t bytes = 0;
@@ -776,6 +828,10 @@ void PeerTransport::on_write_done(uv_write_t* req, int status) {
     return;
   }
   std::vector<std::string>().swap(c->in_flight);
+  if (c->inbound && !c->pending_out.empty()) {
+    t->write_frames(c, std::exchange(c->pending_out, {}));
+    return;
+  }
   if (c->tls && c->tls->has_output()) t->write_frames(c, {});
   Peer* p = c->peer;
   if (p == nullptr || c->inbound) return;

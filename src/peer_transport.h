@@ -20,14 +20,14 @@
 // queue over its byte bound) is dropped and counted rather than buffered
 // without bound.
 //
-// Security note: the wire handshake (raft/wire.h) carries the configured
-// shared secret itself, so the secret crosses the network in clear and a
-// listener that is not a cluster member learns it from any connection to
-// it. It is compared in constant time. A later change replaces it with an
-// HMAC over a per-connection nonce.
-// With tls-replication (TransportOptions::tls) every connection is TLS
-// with certificates verified both ways before the handshake frame is sent,
-// so the secret never crosses the network in clear.
+// Peer authentication (src/peer_auth.h): the acceptor first sends a
+// challenge (its nonce); the connector answers with its Handshake carrying
+// its nonce and an HMAC proof of the shared secret over both nonces; the
+// acceptor verifies it, then answers with its own proof, which the connector
+// verifies before it sends any Message. The secret never crosses the
+// network; a peer that fails is refused with one warning naming its address.
+// With tls-replication (TransportOptions::tls) every connection is also TLS
+// with certificates verified both ways before the handshake frame is sent.
 #pragma once
 
 #include <uv.h>
@@ -190,7 +190,12 @@ class PeerTransport {
   Peer* find_peer(raft::NodeId id);
   // Current loop time in ms, refreshed first (also before starting timers).
   uint64_t now_ms();
-  std::string handshake_frame() const;
+  // A Handshake frame from this node carrying `nonce` and `proof`.
+  std::string handshake_frame(const std::string& nonce, const std::string& proof) const;
+  // The proof `prover` owes on `conn` (src/peer_auth.h); both nonces known.
+  std::string proof_for(const Conn* conn, raft::NodeId remote, bool prover_is_connector) const;
+  // write_frames, or behind the write in flight (inbound handshake frames).
+  void write_or_queue(Conn* conn, std::string frame);
 
   uv_loop_t* loop_;
   TransportOptions options_;

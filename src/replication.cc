@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "raft/conf_change.h"
+#include "src/acl.h"
 #include "src/client.h"
 #include "src/config.h"
 #include "src/leader_proxy.h"
@@ -180,6 +181,7 @@ bool Replication::start(std::string* error) {
                     static_cast<unsigned long long>(info.snapshot_meta.term),
                     static_cast<double>(loaded.load_us) / 1e6);
       server_.replace_keyspace(std::move(loaded.keyspace));
+      server_.acl().restore_from_aux(loaded.extra_aux);
       last_save_time_s_ = loaded.ctime_s;
       load_members(loaded.members);
     } catch (const std::exception& e) {
@@ -307,6 +309,7 @@ bool Replication::import_initial_rdb(const std::vector<raft::NodeId>& voters, st
                   static_cast<unsigned long long>(loaded.keys), config_.import_rdb.c_str(),
                   loaded.rdb_version);
     server_.replace_keyspace(std::move(loaded.keyspace));
+    server_.acl().restore_from_aux(loaded.extra_aux);
     applied_ = info.meta.index;
     applied_term_ = 1;
     snapshot_index_ = info.meta.index;
@@ -725,12 +728,14 @@ void Replication::apply_entry(const raft::Entry& e) {
     if (rec->commands.size() > 1) reply.array_header(static_cast<int64_t>(rec->commands.size()));
     for (const auto& argv : rec->commands) {
       const CommandSpec* spec = server_.commands().find(argv[0]);
+      if (spec) spec = route_subcommand(*spec, argv);
       if (!spec || !(spec->flags & (kCmdWrite | kCmdReadonly)) ||
           !server_.keyspace().valid_db(db)) {
         reply.error("ERR command in replicated record cannot be applied");
         continue;
       }
       ExecContext ctx{server_.keyspace(), db, applied_time_ms_, argv, reply, spec};
+      ctx.acl = &server_.acl();
       spec->handler(ctx);
       server_.stats().dirty += static_cast<uint64_t>(ctx.dirty);
     }
@@ -838,6 +843,7 @@ void Replication::on_storage_failure(const std::string& reason) {
 void Replication::install_received_snapshot(const std::string& path) {
   try {
     LoadedSnapshot loaded = load_snapshot(path, config_.databases);
+    server_.acl().restore_from_aux(loaded.extra_aux);
     server_.replace_keyspace(std::move(loaded.keyspace));
     load_members(loaded.members);
     rebuild_peers();
@@ -872,6 +878,7 @@ storage::RdbSnapshotInfo Replication::snapshot_info_at_applied() const {
   info.extra_aux.emplace_back(kAuxMembers, members_.encode());
   info.used_mem = 0;
   info.ctime = unix_time_ms() / 1000;
+  info.extra_aux.emplace_back(kAuxAcl, server_.acl().serialize());
   return info;
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "src/acl.h"
 #include "src/client.h"
 #include "src/leader_proxy.h"
 #include "src/log.h"
@@ -147,7 +148,8 @@ Server::Server(Config config)
     : config_(std::move(config)),
       loop_(uv_default_loop()),
       keyspace_(std::make_unique<storage::Keyspace>(config_.databases)),
-      commands_(&command_table()) {
+      commands_(&command_table()),
+      acl_(std::make_unique<Acl>()) {
   start_time_ms_ = unix_time_ms();
 }
 
@@ -186,14 +188,21 @@ void Server::execute(Client& client, const resp::Argv& argv) {
     return;
   }
   int argc = static_cast<int>(argv.size());
-  if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
-    client.txn.on_rejected();
-    client.reply_in_order([&](resp::ReplyWriter& w) { w.error(wrong_arity_error(spec->name)); });
-    return;
+  // The command's arity, then that of the subcommand it routes to.
+  const CommandSpec* container = spec;
+  for (int pass = 0; pass < 2; ++pass, spec = route_subcommand(*container, argv)) {
+    if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
+      client.txn.on_rejected();
+      client.reply_in_order([&](resp::ReplyWriter& w) { w.error(wrong_arity_error(spec->name)); });
+      return;
+    }
   }
-  if (!config_.requirepass.empty() && !client.authenticated && !(spec->flags & kCmdNoAuth)) {
+  // Authentication and ACL permissions (src/acl.h).
+  if (AclVerdict v = acl_->check(client, config_.requirepass, *container, argv);
+      v.kind != AclVerdict::kAllowed) {
     client.txn.on_rejected();
-    client.reply_in_order([](resp::ReplyWriter& w) { w.error("NOAUTH Authentication required."); });
+    if (v.kind == AclVerdict::kDisconnect) client.close_after_reply = true;
+    else client.reply_in_order([&](resp::ReplyWriter& w) { w.error(v.error); });
     return;
   }
   client.last_command = spec->name;
@@ -334,6 +343,15 @@ void Server::on_connection(uv_stream_t* listener, int status) {
     server->on_client_output(*c);
     return;
   }
+  if (protected_mode_refuses(server->config_.protected_mode,
+                             server->acl_->default_needs_auth(server->config_.requirepass),
+                             server->config_.bind, c->addr.substr(0, c->addr.rfind(':')))) {
+    server->stats_.rejected_connections++;
+    c->reply.error(kErrDenied);
+    c->close_after_reply = true;
+    server->on_client_output(*c);
+    return;
+  }
   uv_read_start(reinterpret_cast<uv_stream_t*>(c->handle()), on_alloc, on_read);
 }
 
@@ -415,6 +433,17 @@ void Server::request_shutdown() {
 void Server::cron() {
   ++cron_runs_;
   active_expire_cycle();
+  // Connections of ACL users deleted or disabled since the last cron are
+  // closed, as Redis does on ACL DELUSER (replicated: on every node).
+  if (acl_->generation() != acl_generation_) {
+    acl_generation_ = acl_->generation();
+    std::vector<Client*> revoked;
+    for (auto& [id, c] : clients_)
+      if (!c->closing && c->authenticated && !acl_->user_active(c->user))
+        revoked.push_back(c.get());
+    for (Client* c : revoked)
+      close_client(*c);
+  }
   // Spend about a millisecond per cron moving rehashing buckets, so a table
   // that grew while idle finishes its rehash without waiting for traffic.
   keyspace_->rehash_step(1000);

@@ -28,6 +28,7 @@ class Keyspace;
 class Client;
 class Replication;
 class TlsContext;
+class Acl;
 
 // Counters INFO stats reports (Redis's field names in comments).
 struct ServerStats {
@@ -58,6 +59,7 @@ class Server {
   // Swaps in a keyspace loaded from a snapshot (the old one is freed).
   void replace_keyspace(std::unique_ptr<storage::Keyspace> keyspace);
   Replication& replication() { return *replication_; }
+  Acl& acl() { return *acl_; }  // the replicated ACL users (src/acl.h)
   const CommandTable& commands() const { return *commands_; }
   ServerStats& stats() { return stats_; }
   uv_loop_t* loop() { return loop_; }
@@ -110,6 +112,8 @@ class Server {
   uv_check_t flush_check_;
   uv_prepare_t flush_prepare_;
   std::unique_ptr<Replication> replication_;
+  std::unique_ptr<Acl> acl_;
+  uint64_t acl_generation_ = 0;  // Acl::generation() when clients were last rechecked
   uv_signal_t sigint_;
   uv_signal_t sigterm_;
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;

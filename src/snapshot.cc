@@ -457,6 +457,10 @@ class KeyspaceLoader final : public storage::RdbVisitor {
       out_->members.assign(value);
       return;
     }
+    if (name.starts_with("kvraft-")) {
+      out_->extra_aux.emplace_back(name, value);
+      return;
+    }
     if (name == "ctime") {
       // Informational in Redis (which ignores a malformed one); so here.
       int64_t v = 0;

@@ -188,6 +188,8 @@ struct LoadedSnapshot {
   bool has_meta = false;
   int64_t ctime_s = 0;  // the ctime aux field (Unix seconds), 0 if absent
   std::string members;  // the kvraft-members aux field (src/membership.h), "" if absent
+  // Other "kvraft-" aux fields (RdbSnapshotInfo::extra_aux), in file order.
+  std::vector<std::pair<std::string, std::string>> extra_aux;
   int rdb_version = 0;
   bool checksum_verified = false;
   uint64_t keys = 0;             // keys loaded

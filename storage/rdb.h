@@ -133,8 +133,8 @@ struct RdbSnapshotInfo {
   uint64_t used_mem = 0;
   // ctime: creation time, Unix seconds; 0 means "now".
   int64_t ctime = 0;
-  // More aux fields (name, value) written after kvraft's own, e.g. the
-  // server's membership table.
+  // More aux fields (name, value) written after kvraft's own, for state the
+  // server keeps beside the keyspace (the membership table, "kvraft-acl").
   std::vector<std::pair<std::string, std::string>> extra_aux;
 };
 

@@ -14,6 +14,7 @@
 #include <charconv>
 #include <set>
 
+#include "src/acl.h"
 #include "src/client.h"
 #include "src/command.h"
 #include "src/command_docs.h"
@@ -57,12 +58,18 @@ void write_help(ExecContext& ctx, std::initializer_list<std::string_view> lines)
     ctx.reply.simple_string(l);
 }
 
-// The default user's password check shared by AUTH and HELLO ... AUTH.
+// The password check shared by AUTH and HELLO ... AUTH: on success the
+// connection runs as `user` from now on (src/acl.h).
 bool check_password(ExecContext& ctx, std::string_view user, std::string_view password) {
-  const std::string& required = ctx.server->config().requirepass;
-  bool ok = iequals(user, "default") && !required.empty() && password == required;
-  if (!ok) ctx.reply.error("WRONGPASS invalid username-password pair or user is disabled.");
-  return ok;
+  const AclUser* u =
+      ctx.server->acl().authenticate(user, password, ctx.server->config().requirepass);
+  if (!u) {
+    ctx.reply.error(kErrWrongPass);
+    return false;
+  }
+  ctx.client->authenticated = true;
+  ctx.client->user = u->name;
+  return true;
 }
 
 bool valid_client_name(std::string_view name) {
@@ -113,16 +120,14 @@ void auth_command(ExecContext& ctx) {
   }
   std::string_view user = ctx.argv.size() == 3 ? ctx.argv[1] : "default";
   std::string_view password = ctx.argv.back();
-  if (ctx.argv.size() == 2 && ctx.server->config().requirepass.empty()) {
+  if (ctx.argv.size() == 2 &&
+      !ctx.server->acl().default_needs_auth(ctx.server->config().requirepass)) {
     ctx.reply.error(
         "ERR AUTH <password> called without any password configured for the default user. Are "
         "you sure your configuration is correct?");
     return;
   }
-  if (check_password(ctx, user, password)) {
-    ctx.client->authenticated = true;
-    ctx.reply.ok();
-  }
+  if (check_password(ctx, user, password)) ctx.reply.ok();
 }
 
 // HELLO [protover [AUTH username password] [SETNAME clientname]]
@@ -146,7 +151,6 @@ void hello_command(ExecContext& ctx) {
     bool more = i + 1 < ctx.argv.size();
     if (iequals(ctx.argv[i], "AUTH") && i + 2 < ctx.argv.size()) {
       if (!check_password(ctx, ctx.argv[i + 1], ctx.argv[i + 2])) return;
-      ctx.client->authenticated = true;
       i += 2;
     } else if (iequals(ctx.argv[i], "SETNAME") && more) {
       setname = ctx.argv[i + 1];
@@ -157,7 +161,8 @@ void hello_command(ExecContext& ctx) {
       return;
     }
   }
-  if (!ctx.server->config().requirepass.empty() && !ctx.client->authenticated) {
+  if (ctx.server->acl().default_needs_auth(ctx.server->config().requirepass) &&
+      !ctx.client->authenticated) {
     ctx.reply.error(
         "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
         "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
@@ -227,7 +232,7 @@ std::string client_info_line(Server& server, Client& c) {
                                     sizeof(Client));
   s += " events=r";
   s += " cmd=" + c.last_command;
-  s += " user=default redir=-1";
+  s += " user=" + (c.authenticated ? c.user : std::string("default")) + " redir=-1";
   s += " resp=" + std::to_string(c.reply.protocol());
   s += " lib-name=" + c.lib_name;
   s += " lib-ver=" + c.lib_ver;

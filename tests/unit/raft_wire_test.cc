@@ -72,7 +72,8 @@ Handshake sample_handshake() {
   h.cluster_id = "kvraft-test-cluster";
   h.node_id = 42;
   h.protocol_version = kWireVersion;
-  h.secret = std::string("s3cr\0t", 6);
+  h.nonce = std::string("n0nce\0n0nce\0n0n", 16);
+  h.proof = std::string(32, '\x5a');
   return h;
 }
 
@@ -239,13 +240,14 @@ TEST_CASE("each optional field round-trips on its own") {
   }
 }
 
-TEST_CASE("the handshake round-trips, with and without a secret") {
+TEST_CASE("the handshake round-trips, with and without a proof") {
   Handshake h = sample_handshake();
   Frame f;
   REQUIRE(decode_one(encode(h), &f) == DecodeError::kNone);
   REQUIRE(std::holds_alternative<Handshake>(f));
   CHECK(std::get<Handshake>(f) == h);
-  h.secret.clear();
+  h.proof.clear();
+  h.nonce.clear();
   h.cluster_id = "";
   h.node_id = 0xFFFFFFFFFFFFFFFFULL;
   h.protocol_version = 0xFFFFFFFF;
@@ -257,15 +259,18 @@ TEST_CASE("the handshake frame layout is fixed (peers of different builds intero
   Handshake h;
   h.cluster_id = "c1";
   h.node_id = 0x0102;
-  h.secret = "";
+  h.nonce = "N";
+  h.proof = "";
   std::string payload;
   put_u32(&payload, kWireVersion);
   put_u64(&payload, 0x0102);
   put_u32(&payload, 2);
   payload += "c1";
+  put_u32(&payload, 1);
+  payload += "N";
   put_u32(&payload, 0);
   CHECK(encode(h) == make_frame(kHandshakeFrameType, payload));
-  CHECK(encode(h).substr(0, 9) == std::string("KVR\x01\x80\x16\0\0\0", 9));
+  CHECK(encode(h).substr(0, 9) == std::string("KVR\x02\x80\x1b\0\0\0", 9));
 }
 
 TEST_CASE("a heartbeat frame holds only the fields it sets") {
@@ -355,9 +360,10 @@ TEST_CASE("bad magic is refused as soon as the first wrong byte arrives") {
 
 TEST_CASE("an unsupported wire version is refused") {
   std::string text;
-  CHECK(decode_error(make_frame(kHandshakeFrameType, "", 2), &text) ==
+  CHECK(decode_error(make_frame(kHandshakeFrameType, "", 3), &text) ==
         DecodeError::kUnsupportedVersion);
-  CHECK(text.find("version 2") != std::string::npos);
+  CHECK(text.find("version 3") != std::string::npos);
+  CHECK(decode_error(make_frame(kHandshakeFrameType, "", 1)) == DecodeError::kUnsupportedVersion);
   CHECK(decode_error(make_frame(kHandshakeFrameType, "", 0)) == DecodeError::kUnsupportedVersion);
 }
 
@@ -468,6 +474,7 @@ TEST_CASE("payload bytes after the last field are refused") {
   std::string h;
   put_u32(&h, 1);
   put_u64(&h, 1);
+  put_u32(&h, 0);
   put_u32(&h, 0);
   put_u32(&h, 0);
   h += "zz";

@@ -22,6 +22,7 @@
 #include "raft/message.h"
 #include "raft/wire.h"
 #include "src/log.h"
+#include "src/peer_auth.h"
 #include "src/peer_transport.h"
 #include "tests/support/test_support.h"
 
@@ -218,15 +219,34 @@ class RawPeer {
   std::string received_;
 };
 
+const std::string kRawNonce = "raw-peer-nonce-!";  // kPeerNonceSize bytes
+
+// The connector's handshake of raw node `id` to node `acceptor`, proving
+// `secret` against the acceptor's challenge nonce (a wrong or missing
+// challenge nonce gives a proof that does not verify).
 std::string handshake(NodeId id, const std::string& cluster = kCluster,
-                      const std::string& secret = "s3cret", uint32_t version = wire::kWireVersion) {
+                      const std::string& secret = "s3cret", uint32_t version = wire::kWireVersion,
+                      const std::string& acceptor_nonce = "", NodeId acceptor = 1) {
   wire::Handshake hs;
   hs.cluster_id = cluster;
   hs.node_id = id;
-  hs.secret = secret;
+  hs.nonce = kRawNonce;
+  hs.proof =
+      peer_proof(secret, cluster, PeerRole::kConnector, id, acceptor, kRawNonce, acceptor_nonce);
   hs.protocol_version = version;
   std::string out;
   wire::encode_handshake(hs, &out);
+  return out;
+}
+
+// The handshake frames in `bytes` (as many as are complete).
+std::vector<wire::Handshake> handshakes_in(const std::string& bytes) {
+  wire::FrameDecoder d;
+  d.feed(bytes);
+  std::vector<wire::Handshake> out;
+  wire::Frame f;
+  while (d.next(&f) == wire::FrameDecoder::Status::kFrame)
+    if (auto* hs = std::get_if<wire::Handshake>(&f)) out.push_back(*hs);
   return out;
 }
 
@@ -389,12 +409,32 @@ class StalledPeer {
     if (fd_ >= 0) ::close(fd_);
     ::close(listen_fd_);
   }
-  // Accepts the connection and answers the handshake as node `id`; true
-  // once done. Never reads anything else.
+  // Accepts the connection, challenges it and answers the connector's
+  // handshake as node `id` with a valid proof; true once done (call it
+  // repeatedly while the loop runs). Never reads anything after that.
   bool accept_and_answer(NodeId id) {
     if (fd_ < 0) fd_ = accept(listen_fd_, nullptr, nullptr);
     if (fd_ < 0) return false;
-    return send_bytes(handshake(id));
+    wire::Handshake hs;
+    hs.cluster_id = kCluster;
+    hs.node_id = id;
+    hs.nonce = kRawNonce;
+    if (!challenged_) {
+      std::string out;
+      wire::encode_handshake(hs, &out);
+      challenged_ = send_bytes(out);
+      return false;
+    }
+    char buf[4096];
+    ssize_t n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) in_.append(buf, static_cast<size_t>(n));
+    std::vector<wire::Handshake> got = handshakes_in(in_);
+    if (got.empty()) return false;
+    hs.proof = peer_proof("s3cret", kCluster, PeerRole::kAcceptor, got[0].node_id, id, got[0].nonce,
+                          kRawNonce);
+    std::string out;
+    wire::encode_handshake(hs, &out);
+    return send_bytes(out);
   }
   bool send_bytes(const std::string& bytes) {
     return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
@@ -404,6 +444,8 @@ class StalledPeer {
  private:
   int listen_fd_ = -1;
   int fd_ = -1;
+  bool challenged_ = false;
+  std::string in_;  // what the connector sent (its handshake)
 };
 
 TEST_CASE("a peer that stops reading fills only its own bounded queue") {
@@ -504,37 +546,54 @@ TEST_CASE("bad handshakes, garbage and forged senders are refused; good peers ke
   // it without disturbing b's connection.
   Message forged = heartbeat(2, 1, 1);  // node 2's message on node 3's connection
   std::string http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-  std::string huge = std::string("KVR\x01\x07", 5) + std::string("\xff\xff\xff\x7f", 4);
-  std::string bad_checksum = handshake(2);
-  bad_checksum.back() ^= 1;
+  std::string huge = std::string("KVR", 3) + static_cast<char>(wire::kWireVersion) + "\x07" +
+                     std::string("\xff\xff\xff\x7f", 4);
   std::string random_bytes;
   for (int i = 0; i < 5000; ++i)
     random_bytes += static_cast<char>((i * 7919 + 13) % 251);
-  std::string future_frame = handshake(3);
-  future_frame[3] = static_cast<char>(wire::kWireVersion + 1);
-  std::vector<Case> cases = {
-      {"old protocol", handshake(3, kCluster, "s3cret", 0), "peer speaks protocol version 0"},
-      {"frame version", future_frame, "unsupported wire version"},
-      {"wrong cluster", handshake(2, "other-cluster"), "wrong cluster id 'other-cluster'"},
-      {"wrong secret", handshake(2, kCluster, "guess"), "wrong shared secret"},
-      {"no secret", handshake(2, kCluster, ""), "wrong shared secret"},
-      {"unknown node", handshake(9), "unknown node id 9"},
-      {"own id", handshake(1), "this node's own id 1"},
-      {"http request", http, "bad magic"},
-      {"random bytes", random_bytes, "bad magic"},
-      {"huge length", huge, "frame too large"},
-      {"bad checksum", bad_checksum, "checksum mismatch"},
-      {"message before handshake", frame(heartbeat(2, 1, 1)), "before the handshake"},
-      {"forged sender", handshake(3) + frame(forged), "message from node 2 on node 3's"},
-      {"wrong recipient", handshake(3) + frame(heartbeat(3, 5, 1)), "addressed to node 5"},
-      {"silence", "", "no handshake within 300 ms"},
-      {"half a handshake", handshake(2).substr(0, 10), "no handshake within 300 ms"},
+  // The cases of a connection whose challenge carried nonce `n`: the
+  // handshakes that should pass the proof check prove the secret against it.
+  auto cases_for = [&](const std::string& n) {
+    std::string bad_checksum = handshake(2, kCluster, "s3cret", wire::kWireVersion, n);
+    bad_checksum.back() ^= 1;
+    std::string future_frame = handshake(3, kCluster, "s3cret", wire::kWireVersion, n);
+    future_frame[3] = static_cast<char>(wire::kWireVersion + 1);
+    auto good = [&](NodeId id) { return handshake(id, kCluster, "s3cret", wire::kWireVersion, n); };
+    return std::vector<Case>{
+        {"old protocol", handshake(3, kCluster, "s3cret", 0), "peer speaks protocol version 0"},
+        {"frame version", future_frame, "unsupported wire version"},
+        {"wrong cluster", handshake(2, "other-cluster"), "wrong cluster id 'other-cluster'"},
+        {"wrong secret", handshake(2, kCluster, "guess", wire::kWireVersion, n),
+         "wrong shared secret"},
+        {"no secret", handshake(2, kCluster, "", wire::kWireVersion, n), "wrong shared secret"},
+        {"replayed proof", handshake(2), "wrong shared secret"},  // made for another challenge
+        {"unknown node", handshake(9), "unknown node id 9"},
+        {"own id", handshake(1), "this node's own id 1"},
+        {"http request", http, "bad magic"},
+        {"random bytes", random_bytes, "bad magic"},
+        {"huge length", huge, "frame too large"},
+        {"bad checksum", bad_checksum, "checksum mismatch"},
+        {"message before handshake", frame(heartbeat(2, 1, 1)), "before the handshake"},
+        {"forged sender", good(3) + frame(forged), "message from node 2 on node 3's"},
+        {"wrong recipient", good(3) + frame(heartbeat(3, 5, 1)), "addressed to node 5"},
+        {"silence", "", "no handshake within 300 ms"},
+        {"half a handshake", good(2).substr(0, 10), "no handshake within 300 ms"},
+    };
   };
   uint64_t seq = 0;
-  for (const Case& c : cases) {
-    CAPTURE(c.name);
-    const size_t before = log.count(c.logged);
+  for (size_t i = 0; i < cases_for("").size(); ++i) {
     RawPeer raw(a.port);
+    // a speaks first: its challenge.
+    REQUIRE(loop.run_until([&] { return raw.closed() || !handshakes_in(raw.received()).empty(); }));
+    std::vector<wire::Handshake> challenge = handshakes_in(raw.received());
+    REQUIRE(challenge.size() == 1);
+    CHECK(challenge[0].node_id == 1);
+    CHECK(challenge[0].nonce.size() == kPeerNonceSize);
+    CHECK(challenge[0].proof.empty());
+    const Case c = cases_for(challenge[0].nonce)[i];
+    std::string case_name = c.name;
+    CAPTURE(case_name);
+    const size_t before = log.count(c.logged);
     raw.write_all(c.bytes);
     REQUIRE(loop.run_until([&] { return raw.closed(); }, 5s));
     CHECK(log.count(c.logged) == before + 1);
@@ -545,14 +604,22 @@ TEST_CASE("bad handshakes, garbage and forged senders are refused; good peers ke
     CHECK(a.received.back() == heartbeat(2, 1, seq));
   }
 
-  // A correct handshake is answered with a's own.
+  // A correct handshake is answered with a's own proof, and the secret
+  // itself never crosses the wire.
   {
     RawPeer raw(a.port);
-    raw.write_all(handshake(3));
-    REQUIRE(loop.run_until([&] { return !raw.received().empty() || raw.closed(); }, 5s));
-    wire::Frame reply;
-    CHECK(wire::decode_one(raw.received(), &reply) == wire::DecodeError::kNone);
-    CHECK(std::get<wire::Handshake>(reply).node_id == 1);
+    REQUIRE(loop.run_until([&] { return raw.closed() || !handshakes_in(raw.received()).empty(); }));
+    std::string nonce = handshakes_in(raw.received())[0].nonce;
+    raw.write_all(handshake(3, kCluster, "s3cret", wire::kWireVersion, nonce));
+    REQUIRE(loop.run_until(
+        [&] { return raw.closed() || handshakes_in(raw.received()).size() == 2; }, 5s));
+    std::vector<wire::Handshake> got = handshakes_in(raw.received());
+    REQUIRE(got.size() == 2);
+    CHECK(got[1].node_id == 1);
+    CHECK(got[1].nonce == nonce);
+    CHECK(got[1].proof ==
+          peer_proof("s3cret", kCluster, PeerRole::kAcceptor, 3, 1, kRawNonce, nonce));
+    CHECK(raw.received().find("s3cret") == std::string::npos);
   }
   b.transport->send(heartbeat(2, 1, ++seq));
   REQUIRE(loop.run_until([&] { return a.received.size() == seq; }));
@@ -571,9 +638,9 @@ TEST_CASE("an outbound connection is closed when the peer answers as another nod
   c.transport->set_peers({addr(a)});
   a.transport->set_peers({{2, "127.0.0.1", port}});
   a.transport->send(heartbeat(1, 2, 1));
+  // a sees it in c's challenge and never sends it anything.
   REQUIRE(loop.run_until([&] { return log.count("answered as node 3, expected node 2") >= 1; }));
-  // c, for its part, refuses the message addressed to node 2.
-  REQUIRE(loop.run_until([&] { return log.count("addressed to node 2, this is node 3") >= 1; }));
+  loop.run_for(100ms);
   CHECK(c.received.empty());
   CHECK(a.stats_for(2).last_error.find("node") != std::string::npos);
 }
@@ -595,6 +662,51 @@ TEST_CASE("a peer of another cluster is refused") {
   CHECK(a.received.empty());
   CHECK(b.received.empty());
   CHECK_FALSE(a.stats_for(2).inbound);
+}
+
+TEST_CASE("nodes with different cluster secrets refuse each other; same secret connects") {
+  Loop loop;
+  CapturedLog log;
+  Node a(loop, 1, test::free_port());
+  Node b(loop, 2, test::free_port(), [](TransportOptions& o) { o.secret = "other"; });
+  Node c(loop, 3, test::free_port());
+  a.transport->set_peers({addr(b), addr(c)});
+  b.transport->set_peers({addr(a), addr(c)});
+  c.transport->set_peers({addr(a), addr(b)});
+  a.transport->send(heartbeat(1, 2, 1));
+  b.transport->send(heartbeat(2, 1, 1));
+  a.transport->send(heartbeat(1, 3, 1));
+  REQUIRE(loop.run_until([&] { return c.received.size() == 1; }));
+  // Each side refuses the other's proof; nothing crosses.
+  REQUIRE(loop.run_until([&] { return log.count("wrong shared secret") >= 2; }));
+  loop.run_for(200ms);
+  CHECK(a.received.empty());
+  CHECK(b.received.empty());
+  CHECK_FALSE(a.stats_for(2).connected);
+  CHECK(a.stats_for(3).connected);
+  // A node without any secret is refused by one with a secret.
+  Node d(loop, 4, test::free_port(), [](TransportOptions& o) { o.secret = ""; });
+  a.transport->set_peers({addr(b), addr(c), addr(d)});
+  d.transport->set_peers({addr(a)});
+  d.transport->send(heartbeat(4, 1, 1));
+  loop.run_for(300ms);
+  CHECK(a.received.empty());
+}
+
+TEST_CASE("the proof binds secret, direction, both nodes, both nonces and the cluster") {
+  const std::string n1(kPeerNonceSize, 'a'), n2(kPeerNonceSize, 'b');
+  std::string p = peer_proof("s", "c", PeerRole::kConnector, 1, 2, n1, n2);
+  CHECK(p.size() == 32);  // HMAC-SHA256
+  CHECK(peer_proof_matches(p, peer_proof("s", "c", PeerRole::kConnector, 1, 2, n1, n2)));
+  CHECK_FALSE(peer_proof_matches(p, peer_proof("t", "c", PeerRole::kConnector, 1, 2, n1, n2)));
+  CHECK_FALSE(peer_proof_matches(p, peer_proof("s", "d", PeerRole::kConnector, 1, 2, n1, n2)));
+  CHECK_FALSE(peer_proof_matches(p, peer_proof("s", "c", PeerRole::kAcceptor, 1, 2, n1, n2)));
+  CHECK_FALSE(peer_proof_matches(p, peer_proof("s", "c", PeerRole::kConnector, 2, 1, n1, n2)));
+  CHECK_FALSE(peer_proof_matches(p, peer_proof("s", "c", PeerRole::kConnector, 1, 2, n2, n1)));
+  CHECK_FALSE(peer_proof_matches(p, p.substr(0, 31)));
+  CHECK_FALSE(peer_proof_matches(p, ""));
+  CHECK(make_peer_nonce().size() == kPeerNonceSize);
+  CHECK(make_peer_nonce() != make_peer_nonce());
 }
 
 TEST_CASE("a dead peer's queue is bounded: excess messages are dropped and counted") {
@@ -675,7 +787,11 @@ TEST_CASE("set_peers removing a peer closes its connections and refuses it after
   REQUIRE(loop.run_until([&] { return b.received.size() == 2; }));
   CHECK(b.received.back() == heartbeat(1, 2, 3));
   b.transport->send(heartbeat(2, 1, 3));
-  REQUIRE(loop.run_until([&] { return a.received.size() == 2; }));
+  // b sends nothing before a's proof verified, so its message from while it
+  // was refused waited in its queue instead of being lost in flight.
+  REQUIRE(loop.run_until(
+      [&] { return a.received.size() >= 2 && a.received.back() == heartbeat(2, 1, 3); }));
+  CHECK(a.received.size() <= 3);
 }
 
 TEST_CASE("close() releases every handle and makes later calls harmless") {
