@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "src/client.h"
+#include "src/eviction.h"
 #include "src/log.h"
 #include "src/replication.h"
 #include "storage/keyspace.h"
@@ -131,14 +132,17 @@ Server::Server(Config config)
     : config_(std::move(config)),
       loop_(uv_default_loop()),
       keyspace_(std::make_unique<storage::Keyspace>(config_.databases)),
-      commands_(&command_table()) {
+      commands_(&command_table()),
+      evictor_(std::make_unique<Evictor>(*this)) {
   start_time_ms_ = unix_time_ms();
+  evictor_->sync_config();
 }
 
 Server::~Server() = default;
 
 void Server::replace_keyspace(std::unique_ptr<storage::Keyspace> keyspace) {
   keyspace_ = std::move(keyspace);
+  evictor_->sync_config();
 }
 
 Client* Server::find_client(uint64_t id) {
@@ -367,6 +371,7 @@ void Server::request_shutdown() {
 
 void Server::cron() {
   ++cron_runs_;
+  evictor_->sync_config();
   active_expire_cycle();
   // Spend about a millisecond per cron moving rehashing buckets, so a table
   // that grew while idle finishes its rehash without waiting for traffic.

@@ -27,6 +27,7 @@ class Keyspace;
 }
 class Client;
 class Replication;
+class Evictor;
 
 // Counters INFO stats reports (Redis's field names in comments).
 struct ServerStats {
@@ -57,6 +58,7 @@ class Server {
   // Swaps in a keyspace loaded from a snapshot (the old one is freed).
   void replace_keyspace(std::unique_ptr<storage::Keyspace> keyspace);
   Replication& replication() { return *replication_; }
+  Evictor& evictor() { return *evictor_; }
   const CommandTable& commands() const { return *commands_; }
   ServerStats& stats() { return stats_; }
   uv_loop_t* loop() { return loop_; }
@@ -104,6 +106,7 @@ class Server {
   uv_check_t flush_check_;
   uv_prepare_t flush_prepare_;
   std::unique_ptr<Replication> replication_;
+  std::unique_ptr<Evictor> evictor_;  // maxmemory (src/eviction.h)
   uv_signal_t sigint_;
   uv_signal_t sigterm_;
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
