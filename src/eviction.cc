@@ -151,6 +151,10 @@ std::vector<Victim> select_victims(storage::Keyspace& keyspace, EvictionPolicy p
     victims.push_back(Victim{db, std::string(e->key()), bytes});
   };
   int next_random_db = 0;
+  // A round can come back empty by chance when many sampled keys are
+  // already taken; give up only after several in a row.
+  constexpr int kMaxEmptyRounds = 16;
+  int empty_rounds = 0;
   while (freed < bytes_to_free && victims.size() < max_victims) {
     const size_t before = victims.size();
     if (is_random(policy)) {
@@ -184,7 +188,10 @@ std::vector<Victim> select_victims(storage::Keyspace& keyspace, EvictionPolicy p
         break;
       }
     }
-    if (victims.size() == before) break;  // nothing evictable left
+    if (victims.size() > before)
+      empty_rounds = 0;
+    else if (++empty_rounds >= kMaxEmptyRounds)
+      break;  // nothing (more) evictable
   }
   return victims;
 }

@@ -131,7 +131,10 @@ class Evictor {
   size_t used_for_eviction() const;
   size_t not_counted() const;
   // Bytes of keys proposed for eviction whose record is not applied yet.
-  size_t pending_bytes() const { return pending_bytes_; }
+  size_t pending_bytes() {
+    release_applied();
+    return pending_bytes_;
+  }
 
  private:
   struct Batch {

@@ -415,6 +415,10 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
   client.reply_in_order([&](resp::ReplyWriter& w) { w.error(msg); });
 }
 
+uint64_t Replication::log_memory_bytes() const {
+  return (storage_ ? storage_->mirror_bytes() : 0) + (transport_ ? transport_->queued_bytes() : 0);
+}
+
 bool Replication::propose_internal(int db, const std::vector<std::string_view>& argv,
                                    raft::Index* index) {
   if (!is_leader() || !failure_.empty()) return false;

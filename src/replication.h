@@ -124,8 +124,10 @@ class Replication {
   const std::vector<PeerConfig>& peers() const { return peers_; }
   raft::NodeId self_id() const { return self_id_; }
   raft::Index applied_index() const { return applied_; }
-  // Heap bytes of the Raft log entries held in memory (for maxmemory).
-  uint64_t log_memory_bytes() const { return storage_ ? storage_->mirror_bytes() : 0; }
+  // Heap bytes of the Raft log entries held in memory and of the messages
+  // queued for peers: what maxmemory leaves out, as Redis leaves out its
+  // AOF and replica output buffers.
+  uint64_t log_memory_bytes() const;
   // Non-empty once the storage failed: writes are refused with this reason.
   const std::string& failure() const { return failure_; }
 

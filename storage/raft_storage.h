@@ -336,8 +336,11 @@ class RaftStorage final : public raft::Storage {
   // Invariant: the sum of mirror_entry_bytes() over mirror_.
   uint64_t mirror_bytes_ = 0;
   static uint64_t mirror_entry_bytes(const raft::Entry& e) {
-    // The deque slot plus the payload's heap chunk (none for SSO strings).
-    return sizeof(raft::Entry) + (e.data.capacity() > 15 ? e.data.capacity() + 9 : 0);
+    // The deque slot, the payload's glibc chunk (none for SSO strings) and
+    // ~16 bytes for the entry's offset in the RaftLog's segment index (a
+    // growing vector of 8-byte offsets, hence the slack).
+    uint64_t chunk = e.data.capacity() > 15 ? ((e.data.capacity() + 1 + 8 + 15) & ~uint64_t{15}) : 0;
+    return sizeof(raft::Entry) + chunk + 16;
   }
   raft::Index offset_ = 1;
   // Term of the entry at offset_ - 1 (the snapshot's term when that is the
