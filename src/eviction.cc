@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "src/config.h"
+#include "src/log.h"
 #include "src/replication.h"
 #include "src/server.h"
 #include "storage/heap_counter.h"
@@ -279,12 +280,16 @@ bool Evictor::make_room() {
     batches_.push_back(std::move(batch));
     i = j;
   }
-  // Refuse only when nothing could be freed at all (Redis's EVICT_FAIL), or
-  // when still far above the limit after this round, so a fast writer
-  // cannot outrun eviction.
+  // Refuse when nothing could be freed at all (Redis's EVICT_FAIL), or when
+  // a full round of victims still leaves usage far above the limit, so a
+  // writer cannot outrun eviction.
   projected = projected > freed ? projected - freed : 0;
-  if (victims.empty()) return false;
-  return projected <= limit + limit / 8;
+  if (victims.empty()) {
+    KV_LOG_VERBOSE("maxmemory: nothing to evict under %s; used %zu, pending %zu, limit %zu",
+                   config.maxmemory_policy.c_str(), used, pending_bytes_, limit);
+    return false;
+  }
+  return victims.size() < kMaxVictimsPerWrite || projected <= limit + limit / 4;
 }
 
 }  // namespace kvraft

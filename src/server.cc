@@ -115,6 +115,8 @@ void on_write_done(uv_write_t* req, int status) {
   auto* client = static_cast<Client*>(req->data);
   client->writing = false;
   client->write_in_flight.clear();
+  if (client->write_in_flight.capacity() > resp::ReplyWriter::kKeepCapacity)
+    client->write_in_flight.shrink_to_fit();  // do not pin a big reply's memory
   if (client->closing) return;
   Server& server = *client->server();
   if (status < 0) {

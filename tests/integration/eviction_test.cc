@@ -22,20 +22,23 @@ using kvraft::test::Reply;
 namespace {
 
 constexpr long long kMaxMemory = 8 << 20;
-const std::string kValue(400, 'v');
+const std::string kValue(2000, 'v');  // ~4000 keys fit
 
-long long info_field(RedisConnection& c, const std::string& section, const std::string& name) {
-  std::string text = c.cmd({"INFO", section}).str;
+long long field_of(const std::string& text, const std::string& name) {
   size_t at = text.find("\n" + name + ":");
   if (at == std::string::npos) return -1;
   return std::stoll(text.substr(at + name.size() + 2));
 }
 
+long long info_field(RedisConnection& c, const std::string& section, const std::string& name) {
+  return field_of(c.cmd({"INFO", section}).str, name);
+}
+
 // The figure maxmemory is enforced against (Redis: used_memory minus
-// mem_not_counted_for_evict).
+// mem_not_counted_for_evict), both from one INFO reply.
 long long counted_memory(RedisConnection& c) {
-  return info_field(c, "memory", "used_memory") -
-         info_field(c, "memory", "mem_not_counted_for_evict");
+  std::string text = c.cmd({"INFO", "memory"}).str;
+  return field_of(text, "used_memory") - field_of(text, "mem_not_counted_for_evict");
 }
 
 struct Fill {
@@ -114,9 +117,13 @@ struct EvictionCluster {
     CHECK(counted >= kMaxMemory / 2);  // evicted what was needed, not everything
     if (expect_evictions) CHECK(evicted > 0);
     REQUIRE(cluster.wait_converged());
+    // Followers count the evictions they apply (a follower that caught up
+    // through InstallSnapshot did not see the earlier ones).
     for (int i = 0; i < 3; ++i) {
       RedisConnection n(cluster.port(i));
-      CHECK(info_field(n, "stats", "evicted_keys") == evicted);
+      long long e = info_field(n, "stats", "evicted_keys");
+      CHECK(e <= evicted);
+      if (expect_evictions) CHECK(e > 0);
     }
   }
   LocalCluster cluster;
@@ -130,16 +137,16 @@ TEST_CASE("noeviction refuses writes above maxmemory but serves reads and DEL") 
   EvictionCluster ec("noeviction");
   RedisConnection& c = *ec.conn;
   Fill f;
-  fill(c, "k", 30000, f);
+  fill(c, "k", 8000, f);
   CHECK(f.oom_errors > 0);
   CHECK(f.first_error == "OOM command not allowed when used memory > 'maxmemory'.");
   CHECK(c.run({"GET", "k0"}) == kValue);
   CHECK(c.run({"SET", "another", "x"}) ==
         "(error) OOM command not allowed when used memory > 'maxmemory'.");
   // Deleting frees memory and writes are accepted again.
-  for (int i = 0; i < 3000; ++i)
+  for (int i = 0; i < 800; ++i)
     c.append({"DEL", "k" + std::to_string(i)});
-  for (int i = 0; i < 3000; ++i)
+  for (int i = 0; i < 800; ++i)
     CHECK(c.read().integer == 1);
   CHECK(c.run({"SET", "another", "x"}) == "OK");
   ec.check_end("noeviction", f, false);
@@ -150,22 +157,22 @@ TEST_CASE("allkeys-lru keeps a hot set that is read repeatedly") {
   EvictionCluster ec("allkeys-lru");
   RedisConnection& c = *ec.conn;
   Fill f;
-  fill(c, "hot", 200, f);
+  fill(c, "hot", 100, f);
   // LRU idle times have a resolution of one second (as in Redis): let the
   // first filler age before the hot set is read, and twice more during the fill.
-  fill(c, "cold", 8000, f);
+  fill(c, "cold", 2500, f);
   for (int stage = 0; stage < 3; ++stage) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-    read_all(c, "hot", 200);
-    fill(c, "cold" + std::to_string(stage) + "-", 8000, f, nullptr,
-         [&] { read_all(c, "hot", 200); });
+    read_all(c, "hot", 100);
+    fill(c, "cold" + std::to_string(stage) + "-", 2500, f, nullptr,
+         [&] { read_all(c, "hot", 100); });
   }
-  int hot = count_existing(c, "hot", 0, 200);
-  int cold = count_existing(c, "cold", 0, 8000);
-  std::printf("eviction[allkeys-lru]: hot set retention %d/200, first filler %d/8000\n", hot, cold);
+  int hot = count_existing(c, "hot", 0, 100);
+  int cold = count_existing(c, "cold", 0, 2500);
+  std::printf("eviction[allkeys-lru]: hot set retention %d/100, first filler %d/2500\n", hot, cold);
   CHECK(f.oom_errors == 0);
-  CHECK(hot >= 190);
-  CHECK(cold < 8000 / 4);
+  CHECK(hot >= 95);
+  CHECK(cold < 2500 / 4);
   ec.check_end("allkeys-lru", f);
 }
 
@@ -173,16 +180,16 @@ TEST_CASE("allkeys-lfu keeps frequently read keys") {
   EvictionCluster ec("allkeys-lfu");
   RedisConnection& c = *ec.conn;
   Fill f;
-  fill(c, "hot", 200, f);
-  read_all(c, "hot", 200, 30);
+  fill(c, "hot", 100, f);
+  read_all(c, "hot", 100, 30);
   CHECK(c.cmd({"OBJECT", "FREQ", "hot0"}).integer > 5);
   CHECK(c.run({"OBJECT", "IDLETIME", "hot0"}).find("(error) ERR An LFU maxmemory policy is "
                                                    "selected, idle time not tracked.") == 0);
-  fill(c, "cold", 30000, f, nullptr, [&] { read_all(c, "hot", 200); });
-  int hot = count_existing(c, "hot", 0, 200);
-  std::printf("eviction[allkeys-lfu]: hot set retention %d/200\n", hot);
+  fill(c, "cold", 8000, f, nullptr, [&] { read_all(c, "hot", 100); });
+  int hot = count_existing(c, "hot", 0, 100);
+  std::printf("eviction[allkeys-lfu]: hot set retention %d/100\n", hot);
   CHECK(f.oom_errors == 0);
-  CHECK(hot >= 190);
+  CHECK(hot >= 95);
   ec.check_end("allkeys-lfu", f);
 }
 
@@ -190,7 +197,7 @@ TEST_CASE("allkeys-random stays within maxmemory") {
   EvictionCluster ec("allkeys-random");
   RedisConnection& c = *ec.conn;
   Fill f;
-  fill(c, "k", 30000, f);
+  fill(c, "k", 8000, f);
   CHECK(f.oom_errors == 0);
   CHECK(c.run({"SET", "fresh", "x"}) == "OK");
   CHECK(c.run({"OBJECT", "FREQ", "fresh"}).find("(error) ERR An LFU maxmemory policy is not "
@@ -199,19 +206,19 @@ TEST_CASE("allkeys-random stays within maxmemory") {
   ec.check_end("allkeys-random", f);
 }
 
-// Each volatile policy evicts only keys with a TTL: 3000 keys without one
-// (a fraction of the limit) must all survive a fill of 27000 keys with one.
+// Each volatile policy evicts only keys with a TTL: 800 keys without one
+// (a fraction of the limit) must all survive a fill of 7200 keys with one.
 void volatile_fill(const std::string& policy, const std::function<int(int)>& ttl,
                    int* first_quarter = nullptr, int* third_quarter = nullptr) {
   EvictionCluster ec(policy);
   RedisConnection& c = *ec.conn;
   Fill f;
-  fill(c, "persistent", 3000, f);
-  fill(c, "ttl", 27000, f, ttl);
+  fill(c, "persistent", 800, f);
+  fill(c, "ttl", 7200, f, ttl);
   CHECK(f.oom_errors == 0);
-  CHECK(count_existing(c, "persistent", 0, 3000) == 3000);
-  if (first_quarter) *first_quarter = count_existing(c, "ttl", 0, 27000 / 4);
-  if (third_quarter) *third_quarter = count_existing(c, "ttl", 27000 / 2, 27000 * 3 / 4);
+  CHECK(count_existing(c, "persistent", 0, 800) == 800);
+  if (first_quarter) *first_quarter = count_existing(c, "ttl", 0, 7200 / 4);
+  if (third_quarter) *third_quarter = count_existing(c, "ttl", 7200 / 2, 7200 * 3 / 4);
   ec.check_end(policy, f);
 }
 
