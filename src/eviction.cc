@@ -280,13 +280,16 @@ bool Evictor::make_room() {
     batches_.push_back(std::move(batch));
     i = j;
   }
-  // Refuse when nothing could be freed at all (Redis's EVICT_FAIL), or when
-  // a full round of victims still leaves usage far above the limit, so a
-  // writer cannot outrun eviction.
+  // Refuse when nothing could be freed at all, or when a full round of
+  // victims still leaves usage far above the limit, so a writer cannot
+  // outrun eviction.
   projected = projected > freed ? projected - freed : 0;
   if (victims.empty()) {
-    KV_LOG_VERBOSE("maxmemory: nothing to evict under %s; used %zu, pending %zu, limit %zu",
-                   config.maxmemory_policy.c_str(), used, pending_bytes_, limit);
+    // Evictions still in flight will free memory: the write may go ahead
+    // behind them. With none, nothing is evictable (Redis's EVICT_FAIL).
+    if (pending_bytes_ > 0) return true;
+    KV_LOG_VERBOSE("maxmemory: nothing to evict under %s; used %zu, limit %zu",
+                   config.maxmemory_policy.c_str(), used, limit);
     return false;
   }
   return victims.size() < kMaxVictimsPerWrite || projected <= limit + limit / 4;
