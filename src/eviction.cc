@@ -52,8 +52,9 @@ constexpr size_t kMaxVictimsPerWrite = 4096;
 bool parse_eviction_policy(std::string_view name, EvictionPolicy* out) {
   for (const auto& p : kPolicies) {
     if (p.name.size() == name.size() &&
-        std::equal(name.begin(), name.end(), p.name.begin(),
-                   [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+        std::equal(name.begin(), name.end(), p.name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
       *out = p.policy;
       return true;
     }
@@ -125,9 +126,9 @@ std::optional<EvictionPool::Candidate> EvictionPool::pop_best() {
   return c;
 }
 
-std::vector<Victim> select_victims(storage::Keyspace& keyspace, EvictionPolicy policy,
-                                   int samples, size_t bytes_to_free, size_t max_victims,
-                                   int64_t now_ms, EvictionPool& pool,
+std::vector<Victim> select_victims(storage::Keyspace& keyspace, EvictionPolicy policy, int samples,
+                                   size_t bytes_to_free, size_t max_victims, int64_t now_ms,
+                                   EvictionPool& pool,
                                    const std::function<bool(int, std::string_view)>& is_pending) {
   std::vector<Victim> victims;
   if (policy == EvictionPolicy::kNoEviction) return victims;
@@ -179,7 +180,8 @@ std::vector<Victim> select_victims(storage::Keyspace& keyspace, EvictionPolicy p
         sample.clear();
         keyspace.sample_entries(db, volatile_only, static_cast<size_t>(samples), &sample);
         for (const storage::Entry* e : sample)
-          if (!taken(db, e->key())) pool.offer(eviction_score(policy, e, access, now_ms), db, e->key());
+          if (!taken(db, e->key()))
+            pool.offer(eviction_score(policy, e, access, now_ms), db, e->key());
       }
       while (auto c = pool.pop_best()) {
         if (taken(c->db, c->key)) continue;

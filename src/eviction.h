@@ -66,7 +66,8 @@ bool is_volatile_policy(EvictionPolicy p);
 storage::AccessPolicy access_policy_for(const Config& config);
 
 // The error a deny-oom write gets above maxmemory (Redis's shared.oomerr).
-inline constexpr std::string_view kErrOom = "OOM command not allowed when used memory > 'maxmemory'.";
+inline constexpr std::string_view kErrOom =
+    "OOM command not allowed when used memory > 'maxmemory'.";
 
 // How strongly a key should be evicted under `policy` (Redis's "idle"
 // score in evictionPoolPopulate): LRU idle ms, 255 - LFU counter, or
@@ -108,9 +109,9 @@ struct Victim {
 // database per round into `pool`. Keys for which `is_pending(db, key)` is
 // true are skipped. Returns fewer (possibly none) when nothing more is
 // evictable. Reads the keyspace only (uses its sampling PRNG).
-std::vector<Victim> select_victims(storage::Keyspace& keyspace, EvictionPolicy policy,
-                                   int samples, size_t bytes_to_free, size_t max_victims,
-                                   int64_t now_ms, EvictionPool& pool,
+std::vector<Victim> select_victims(storage::Keyspace& keyspace, EvictionPolicy policy, int samples,
+                                   size_t bytes_to_free, size_t max_victims, int64_t now_ms,
+                                   EvictionPool& pool,
                                    const std::function<bool(int, std::string_view)>& is_pending);
 
 // The leader-side state: configuration, the pool, the pending evictions.
@@ -138,7 +139,7 @@ class Evictor {
 
  private:
   struct Batch {
-    uint64_t index = 0;  // log index of the KVRAFT.EVICT-KEYS record
+    uint64_t index = 0;             // log index of the KVRAFT.EVICT-KEYS record
     std::vector<std::string> keys;  // pending_key() forms
     size_t bytes = 0;
   };

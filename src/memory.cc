@@ -27,27 +27,49 @@ void* allocate_aligned(std::size_t n, std::align_val_t al) {
 
 }  // namespace
 
-void* operator new(std::size_t n) { return allocate(n); }
-void* operator new[](std::size_t n) { return allocate(n); }
+void* operator new(std::size_t n) {
+  return allocate(n);
+}
+void* operator new[](std::size_t n) {
+  return allocate(n);
+}
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   return kvraft::storage::counted_malloc(n ? n : 1);
 }
 void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
   return kvraft::storage::counted_malloc(n ? n : 1);
 }
-void* operator new(std::size_t n, std::align_val_t al) { return allocate_aligned(n, al); }
-void* operator new[](std::size_t n, std::align_val_t al) { return allocate_aligned(n, al); }
+void* operator new(std::size_t n, std::align_val_t al) {
+  return allocate_aligned(n, al);
+}
+void* operator new[](std::size_t n, std::align_val_t al) {
+  return allocate_aligned(n, al);
+}
 
-void operator delete(void* p) noexcept { kvraft::storage::counted_free(p); }
-void operator delete[](void* p) noexcept { kvraft::storage::counted_free(p); }
-void operator delete(void* p, std::size_t) noexcept { kvraft::storage::counted_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { kvraft::storage::counted_free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { kvraft::storage::counted_free(p); }
+void operator delete(void* p) noexcept {
+  kvraft::storage::counted_free(p);
+}
+void operator delete[](void* p) noexcept {
+  kvraft::storage::counted_free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  kvraft::storage::counted_free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  kvraft::storage::counted_free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  kvraft::storage::counted_free(p);
+}
 void operator delete[](void* p, const std::nothrow_t&) noexcept {
   kvraft::storage::counted_free(p);
 }
-void operator delete(void* p, std::align_val_t) noexcept { kvraft::storage::counted_free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { kvraft::storage::counted_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept {
+  kvraft::storage::counted_free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  kvraft::storage::counted_free(p);
+}
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
   kvraft::storage::counted_free(p);
 }

@@ -4,10 +4,14 @@
 namespace kvraft::storage {
 
 namespace {
-uint8_t minutes_byte(int64_t now_ms) { return static_cast<uint8_t>((now_ms / 60000) & 0xff); }
+uint8_t minutes_byte(int64_t now_ms) {
+  return static_cast<uint8_t>((now_ms / 60000) & 0xff);
+}
 }  // namespace
 
-uint16_t lru_clock(int64_t now_ms) { return static_cast<uint16_t>((now_ms / 1000) & 0xffff); }
+uint16_t lru_clock(int64_t now_ms) {
+  return static_cast<uint16_t>((now_ms / 1000) & 0xffff);
+}
 
 int64_t lru_idle_ms(uint16_t access, int64_t now_ms) {
   // Modular difference: correct across one wrap of the 16-bit clock.

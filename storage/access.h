@@ -38,7 +38,9 @@ uint16_t lru_clock(int64_t now_ms);
 int64_t lru_idle_ms(uint16_t access, int64_t now_ms);
 
 // The LFU counter byte of `access`.
-inline uint8_t lfu_counter(uint16_t access) { return static_cast<uint8_t>(access & 0xff); }
+inline uint8_t lfu_counter(uint16_t access) {
+  return static_cast<uint8_t>(access & 0xff);
+}
 // Redis's LFULogIncr: increments `counter` with probability
 // 1 / ((counter - kLfuInitVal) * log_factor + 1); `r` is uniform in [0, 1).
 uint8_t lfu_log_incr(uint8_t counter, int log_factor, double r);

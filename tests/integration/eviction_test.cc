@@ -125,11 +125,12 @@ struct EvictionCluster {
     long long counted = counted_memory(c);
     long long evicted = info_field(c, "stats", "evicted_keys");
     long long keys = c.cmd({"DBSIZE"}).integer;
-    std::printf("eviction[%s]: counted/maxmemory end %.3f max %.3f, used_memory %lld, "
-                "evicted_keys %lld, keys %lld\n",
-                policy.c_str(), static_cast<double>(counted) / kMaxMemory,
-                static_cast<double>(f.max_counted) / kMaxMemory,
-                info_field(c, "memory", "used_memory"), evicted, keys);
+    std::printf(
+        "eviction[%s]: counted/maxmemory end %.3f max %.3f, used_memory %lld, "
+        "evicted_keys %lld, keys %lld\n",
+        policy.c_str(), static_cast<double>(counted) / kMaxMemory,
+        static_cast<double>(f.max_counted) / kMaxMemory, info_field(c, "memory", "used_memory"),
+        evicted, keys);
     // At the end within 5%. Sampled during the fill it stays within 10%
     // most of the time, but transient Raft memory on a loaded machine has
     // been seen to push single samples to +65% (see the report): bound that
@@ -207,8 +208,9 @@ TEST_CASE("allkeys-lfu keeps frequently read keys") {
   read_all(c, "hot", 100, 30);
   // Both counters decay alike if a minute boundary passes meanwhile.
   CHECK(c.cmd({"OBJECT", "FREQ", "hot0"}).integer > c.cmd({"OBJECT", "FREQ", "unread"}).integer);
-  CHECK(c.run({"OBJECT", "IDLETIME", "hot0"}).find("(error) ERR An LFU maxmemory policy is "
-                                                   "selected, idle time not tracked.") == 0);
+  CHECK(c.run({"OBJECT", "IDLETIME", "hot0"})
+            .find("(error) ERR An LFU maxmemory policy is "
+                  "selected, idle time not tracked.") == 0);
   fill(c, "cold", 4000, f, nullptr, [&] { read_all(c, "hot", 100); });
   int hot = count_existing(c, "hot", 0, 100);
   std::printf("eviction[allkeys-lfu]: hot set retention %d/100\n", hot);
@@ -224,8 +226,9 @@ TEST_CASE("allkeys-random stays within maxmemory") {
   fill(c, "k", 4000, f);
   CHECK(f.oom_errors == 0);
   CHECK(c.run({"SET", "fresh", "x"}) == "OK");
-  CHECK(c.run({"OBJECT", "FREQ", "fresh"}).find("(error) ERR An LFU maxmemory policy is not "
-                                                "selected, access frequency not tracked.") == 0);
+  CHECK(c.run({"OBJECT", "FREQ", "fresh"})
+            .find("(error) ERR An LFU maxmemory policy is not "
+                  "selected, access frequency not tracked.") == 0);
   CHECK(c.cmd({"OBJECT", "IDLETIME", "fresh"}).integer <= 5);
   ec.check_end("allkeys-random", f);
 }
@@ -255,7 +258,8 @@ TEST_CASE("volatile-ttl evicts the keys with the shortest TTL first") {
   // Later keys get shorter TTLs, so volatile-ttl evicts the newest keys,
   // where an LRU order would evict the oldest.
   int q1 = 0, q3 = 0;
-  volatile_fill("volatile-ttl", [](int i) { return 100000 - i; }, &q1, &q3);
+  volatile_fill(
+      "volatile-ttl", [](int i) { return 100000 - i; }, &q1, &q3);
   std::printf("eviction[volatile-ttl]: survivors longest-TTL quarter %d, third quarter %d\n", q1,
               q3);
   CHECK(q1 > 2 * q3);

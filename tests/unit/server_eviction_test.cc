@@ -23,9 +23,13 @@ namespace {
 // with (its access clock never goes backwards).
 constexpr int64_t kT0 = 4'000'000'000'000;
 
-std::string key(int i) { return "key:" + std::to_string(i); }
+std::string key(int i) {
+  return "key:" + std::to_string(i);
+}
 
-bool never_pending(int, std::string_view) { return false; }
+bool never_pending(int, std::string_view) {
+  return false;
+}
 
 std::set<std::string> victim_keys(const std::vector<Victim>& v) {
   std::set<std::string> out;
@@ -177,14 +181,15 @@ TEST_CASE("volatile policies only select keys with an expiry; volatile-ttl the s
   CHECK(victim_keys(all).size() == all.size());
 }
 
-TEST_CASE("selection stops at the requested bytes, skips pending keys, and finds nothing to evict "
-          "under noeviction or without volatile keys") {
+TEST_CASE(
+    "selection stops at the requested bytes, skips pending keys, and finds nothing to evict "
+    "under noeviction or without volatile keys") {
   Keyspace ks(1);
   for (int i = 0; i < 100; ++i)
     ks.set_string(0, key(i), std::string(200, 'v'), storage::kNoExpire);
   EvictionPool pool;
-  auto v = select_victims(ks, EvictionPolicy::kAllkeysRandom, 5, 1000, 1000, kT0, pool,
-                          never_pending);
+  auto v =
+      select_victims(ks, EvictionPolicy::kAllkeysRandom, 5, 1000, 1000, kT0, pool, never_pending);
   size_t bytes = 0;
   for (const auto& x : v)
     bytes += x.bytes;
