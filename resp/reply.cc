@@ -175,8 +175,7 @@ void ReplyWriter::consume(size_t n) {
   start_ += n;
   if (start_ == buf_.size()) {
     // Fully drained: reuse the allocation from the start, no copy.
-    buf_.clear();
-    start_ = 0;
+    drained();
   } else if (start_ >= buf_.size() - start_) {
     // Compact only once the consumed prefix is at least as large as what
     // remains: each byte moved is paid for by a byte consumed since the last
@@ -186,9 +185,12 @@ void ReplyWriter::consume(size_t n) {
   }
 }
 
-void ReplyWriter::clear() {
+void ReplyWriter::clear() { drained(); }
+
+void ReplyWriter::drained() {
   buf_.clear();
   start_ = 0;
+  if (buf_.capacity() > kKeepCapacity) std::string().swap(buf_);
 }
 
 }  // namespace kvraft::resp

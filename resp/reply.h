@@ -63,12 +63,17 @@ class ReplyWriter {
   size_t size() const { return buf_.size() - start_; }
   bool empty() const { return size() == 0; }
   // Drops the first n bytes of buffer() (they were written to the socket).
+  // A drained buffer keeps up to kKeepCapacity bytes of its allocation; a
+  // larger one (after a big reply) is freed, so idle connections do not pin
+  // memory that maxmemory counts.
   void consume(size_t n);
   void clear();
+  static constexpr size_t kKeepCapacity = 64 * 1024;
 
  private:
   // Appends "<prefix><value>\r\n" (integers and every header).
   void prefixed_int(char prefix, int64_t value);
+  void drained();
 
   std::string buf_;
   size_t start_ = 0;  // bytes before start_ were consumed; compacted lazily

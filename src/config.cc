@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "resp/parser.h"
+#include "src/eviction.h"
 #include "src/log.h"
 
 namespace kvraft {
@@ -176,6 +177,12 @@ const std::vector<Directive>& directives() {
     d.push_back(memory_directive("proto-max-bulk-len", &Config::proto_max_bulk_len, 1024, true));
     d.push_back(memory_directive("client-query-buffer-limit", &Config::client_query_buffer_limit,
                                  1024 * 1024, true));
+    d.push_back(memory_directive("maxmemory", &Config::maxmemory, 0, true));
+    d.push_back(enum_directive("maxmemory-policy", &Config::maxmemory_policy,
+                               eviction_policy_names(), true));
+    d.push_back(int_directive("maxmemory-samples", &Config::maxmemory_samples, 1, 64, true));
+    d.push_back(int_directive("lfu-log-factor", &Config::lfu_log_factor, 0, INT32_MAX, true));
+    d.push_back(int_directive("lfu-decay-time", &Config::lfu_decay_time, 0, INT32_MAX, true));
     d.push_back(string_directive("dir", &Config::dir, false));
     d.push_back({"loglevel", true,
                  [](Config& c, const std::vector<std::string>& args) -> std::string {

@@ -50,6 +50,12 @@ struct Config {
   std::string dir = ".";
   std::string loglevel = "notice";
   std::string logfile;  // empty: standard output
+  // Memory limit (src/eviction.h): 0 = unlimited.
+  int64_t maxmemory = 0;
+  std::string maxmemory_policy = "noeviction";
+  int maxmemory_samples = 5;
+  int lfu_log_factor = 10;
+  int lfu_decay_time = 1;  // minutes
   // Background work frequency (active expiry, rehashing, client timeouts), per second.
   int hz = 10;
 

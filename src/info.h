@@ -24,7 +24,7 @@ std::string render_info(Server& server, std::span<const std::string_view> sectio
 // CONFIG RESETSTAT: zero the counters INFO stats reports.
 void reset_info_stats(Server& server);
 
-// Bytes currently allocated through malloc (INFO used_memory).
+// Heap bytes in use (INFO used_memory; storage/heap_counter.h).
 size_t used_memory_bytes();
 // Resident set size of the process in bytes, from /proc (INFO used_memory_rss).
 size_t resident_memory_bytes();

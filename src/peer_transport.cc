@@ -842,6 +842,13 @@ void PeerTransport::on_write_done(uv_write_t* req, int status) {
   if (!p->queue.empty()) t->flush_peer(*p);
 }
 
+uint64_t PeerTransport::queued_bytes() const {
+  uint64_t n = 0;
+  for (const auto& [id, p] : peers_)
+    n += p->queue_bytes;
+  return n;
+}
+
 std::vector<PeerStats> PeerTransport::stats() const {
   std::vector<PeerStats> out;
   out.reserve(peers_.size());

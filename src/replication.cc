@@ -11,6 +11,7 @@
 #include "src/acl.h"
 #include "src/client.h"
 #include "src/config.h"
+#include "src/eviction.h"
 #include "src/leader_proxy.h"
 #include "src/leader_transfer.h"
 #include "src/log.h"
@@ -410,6 +411,10 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
     follower_route(client, spec, argv);
     return;
   }
+  if ((spec.flags & kCmdDenyOom) && !server_.evictor().make_room()) {
+    client.reply_in_order([](resp::ReplyWriter& w) { w.error(kErrOom); });
+    return;
+  }
   raft::ProposeResult r = node_->propose(encode_record(client.db, {argv.begin(), argv.end()}));
   if (r.status == raft::Status::kOk) {
     uint64_t slot = client.reserve_reply();
@@ -427,9 +432,16 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
   client.reply_in_order([&](resp::ReplyWriter& w) { w.error(msg); });
 }
 
-bool Replication::propose_internal(int db, const std::vector<std::string_view>& argv) {
+uint64_t Replication::log_memory_bytes() const {
+  return (storage_ ? storage_->mirror_bytes() : 0) + (transport_ ? transport_->queued_bytes() : 0);
+}
+
+bool Replication::propose_internal(int db, const std::vector<std::string_view>& argv,
+                                   raft::Index* index) {
   if (!is_leader() || !failure_.empty()) return false;
-  return node_->propose(encode_record(db, argv)).status == raft::Status::kOk;
+  raft::ProposeResult r = node_->propose(encode_record(db, argv));
+  if (index) *index = r.index;
+  return r.status == raft::Status::kOk;
 }
 
 void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv& argv) {

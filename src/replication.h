@@ -99,9 +99,11 @@ class Replication {
   // `argv` is only valid during the call.
   void write(Client& client, const CommandSpec& spec, const resp::Argv& argv);
   void read(Client& client, const CommandSpec& spec, const resp::Argv& argv);
-  // A write the server itself originates (active expiry). Leader only;
-  // returns false elsewhere. Nobody waits for its reply.
-  bool propose_internal(int db, const std::vector<std::string_view>& argv);
+  // A write the server itself originates (active expiry, eviction). Leader
+  // only; returns false elsewhere. Nobody waits for its reply. *index, if
+  // given, receives the log index of the proposed record.
+  bool propose_internal(int db, const std::vector<std::string_view>& argv,
+                        raft::Index* index = nullptr);
 
   // Runs the Raft machinery that became due during this loop iteration:
   // starts the batched read barrier, takes the next Ready.
@@ -125,6 +127,10 @@ class Replication {
   const std::vector<PeerConfig>& peers() const { return peers_; }
   raft::NodeId self_id() const { return self_id_; }
   raft::Index applied_index() const { return applied_; }
+  // Heap bytes of the Raft log entries held in memory and of the messages
+  // queued for peers: what maxmemory leaves out, as Redis leaves out its
+  // AOF and replica output buffers.
+  uint64_t log_memory_bytes() const;
   // Non-empty once the storage failed: writes are refused with this reason.
   const std::string& failure() const { return failure_; }
 

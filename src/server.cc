@@ -12,6 +12,7 @@
 #include "src/acl.h"
 #include "src/client.h"
 #include "src/leader_proxy.h"
+#include "src/eviction.h"
 #include "src/log.h"
 #include "src/replication.h"
 #include "src/tls.h"
@@ -129,6 +130,8 @@ void on_write_done(uv_write_t* req, int status) {
   auto* client = static_cast<Client*>(req->data);
   client->writing = false;
   client->write_in_flight.clear();
+  if (client->write_in_flight.capacity() > resp::ReplyWriter::kKeepCapacity)
+    client->write_in_flight.shrink_to_fit();  // do not pin a big reply's memory
   if (client->closing) return;
   Server& server = *client->server();
   if (status < 0) {
@@ -149,14 +152,17 @@ Server::Server(Config config)
       loop_(uv_default_loop()),
       keyspace_(std::make_unique<storage::Keyspace>(config_.databases)),
       commands_(&command_table()),
-      acl_(std::make_unique<Acl>()) {
+      acl_(std::make_unique<Acl>()),
+      evictor_(std::make_unique<Evictor>(*this)) {
   start_time_ms_ = unix_time_ms();
+  evictor_->sync_config();
 }
 
 Server::~Server() = default;
 
 void Server::replace_keyspace(std::unique_ptr<storage::Keyspace> keyspace) {
   keyspace_ = std::move(keyspace);
+  evictor_->sync_config();
 }
 
 Client* Server::find_client(uint64_t id) {
@@ -432,6 +438,7 @@ void Server::request_shutdown() {
 
 void Server::cron() {
   ++cron_runs_;
+  evictor_->sync_config();
   active_expire_cycle();
   // Connections of ACL users deleted or disabled since the last cron are
   // closed, as Redis does on ACL DELUSER (replicated: on every node).

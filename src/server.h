@@ -29,6 +29,7 @@ class Client;
 class Replication;
 class TlsContext;
 class Acl;
+class Evictor;
 
 // Counters INFO stats reports (Redis's field names in comments).
 struct ServerStats {
@@ -60,6 +61,7 @@ class Server {
   void replace_keyspace(std::unique_ptr<storage::Keyspace> keyspace);
   Replication& replication() { return *replication_; }
   Acl& acl() { return *acl_; }  // the replicated ACL users (src/acl.h)
+  Evictor& evictor() { return *evictor_; }
   const CommandTable& commands() const { return *commands_; }
   ServerStats& stats() { return stats_; }
   uv_loop_t* loop() { return loop_; }
@@ -114,6 +116,7 @@ class Server {
   std::unique_ptr<Replication> replication_;
   std::unique_ptr<Acl> acl_;
   uint64_t acl_generation_ = 0;  // Acl::generation() when clients were last rechecked
+  std::unique_ptr<Evictor> evictor_;  // maxmemory (src/eviction.h)
   uv_signal_t sigint_;
   uv_signal_t sigterm_;
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;

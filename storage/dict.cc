@@ -2,6 +2,7 @@
 // dict.c (Redis 7.0): grow to the next power of two >= used+1 when used
 // reaches the size, shrink to the next power >= used when under 10% full.
 #include "storage/dict.h"
+#include "storage/heap_counter.h"
 
 #include <xxhash.h>
 
@@ -33,7 +34,7 @@ size_t next_power(size_t n) {
 }
 
 Entry** alloc_buckets(size_t n) {
-  void* p = std::calloc(n, sizeof(Entry*));
+  void* p = counted_calloc(n, sizeof(Entry*));
   if (!p) throw std::bad_alloc();
   return static_cast<Entry**>(p);
 }
@@ -184,7 +185,7 @@ void Dict::rehash(size_t buckets) {
     rehash_idx_++;
   }
   if (used_[0] == 0) {
-    std::free(buckets_[0]);
+    counted_free(buckets_[0]);
     buckets_[0] = buckets_[1];
     size_[0] = size_[1];
     used_[0] = used_[1];
@@ -211,7 +212,7 @@ void Dict::clear() {
         e = next;
       }
     }
-    std::free(buckets_[t]);
+    counted_free(buckets_[t]);
     buckets_[t] = nullptr;
     size_[t] = 0;
     used_[t] = 0;

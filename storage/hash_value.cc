@@ -1,5 +1,6 @@
 // storage/hash_value.cc — see hash_value.h.
 #include "storage/hash_value.h"
+#include "storage/heap_counter.h"
 
 #include <xxhash.h>
 
@@ -49,7 +50,7 @@ struct HashValue::Node {
   size_t alloc_size() const { return sizeof(Node) + flen + vlen; }
 
   static Node* make(std::string_view f, std::string_view v) {
-    void* mem = std::malloc(sizeof(Node) + f.size() + v.size());
+    void* mem = counted_malloc(sizeof(Node) + f.size() + v.size());
     if (!mem) throw std::bad_alloc();
     Node* n = static_cast<Node*>(mem);
     n->next = nullptr;
@@ -65,7 +66,7 @@ HashValue::~HashValue() {
   for (size_t b = 0; b < nbuckets_; ++b) {
     for (Node* n = buckets_[b]; n;) {
       Node* next = n->next;
-      std::free(n);
+      counted_free(n);
       n = next;
     }
   }
@@ -198,7 +199,7 @@ bool HashValue::set(std::string_view field, std::string_view value) {
     *link = n;
     node_bytes_ += chunk(n->alloc_size());
     node_bytes_ -= chunk(old->alloc_size());
-    std::free(old);
+    counted_free(old);
     return false;
   }
   if (used_ + 1 > nbuckets_) resize(nbuckets_ ? nbuckets_ * 2 : 4);
@@ -226,7 +227,7 @@ bool HashValue::remove(std::string_view field) {
     link = &(*link)->next;
   *link = n->next;
   node_bytes_ -= chunk(n->alloc_size());
-  std::free(n);
+  counted_free(n);
   used_--;
   // Shrink below 10% fill like Redis's htNeedsResize, keeping >= 4 buckets.
   if (nbuckets_ > 4 && used_ * 10 < nbuckets_) {

@@ -19,7 +19,13 @@ size_t chunk(size_t n) {
 
 }  // namespace
 
-Keyspace::Keyspace(int databases) : rng_(std::random_device{}()) {
+Keyspace::Keyspace(int databases)
+    : rng_(std::random_device{}()),
+      // Keys loaded before the server's clock first advances it (a snapshot
+      // at startup) count as accessed now.
+      clock_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count()) {
   if (databases < 1) throw std::invalid_argument("keyspace: databases must be >= 1");
   dbs_.resize(static_cast<size_t>(databases));
 }
@@ -40,12 +46,23 @@ const Entry* Keyspace::peek(int db, std::string_view key, int64_t now_ms) const 
 }
 
 const Entry* Keyspace::lookup_read(int db, std::string_view key, int64_t now_ms) {
-  const Entry* e = peek(db, key, now_ms);
-  if (e)
+  Entry* e = dbs_[db].dict.find(key);
+  if (e && is_expired(e, now_ms)) e = nullptr;
+  if (e) {
     stats_.keyspace_hits++;
-  else
+    touch(e, now_ms);
+  } else {
     stats_.keyspace_misses++;
+  }
   return e;
+}
+
+void Keyspace::touch(Entry* e, int64_t now_ms) {
+  set_clock(now_ms);
+  double r = access_policy_.mode == AccessMode::kLfu
+                 ? std::uniform_real_distribution<double>(0.0, 1.0)(rng_)
+                 : 0.0;
+  e->access = access_touch(e->access, access_policy_, clock_ms_, r);
 }
 
 Entry* Keyspace::lookup_write(int db, std::string_view key, int64_t now_ms) {
@@ -56,6 +73,7 @@ Entry* Keyspace::lookup_write(int db, std::string_view key, int64_t now_ms) {
     stats_.expired_keys++;
     return nullptr;
   }
+  if (e) touch(e, now_ms);
   return e;
 }
 
@@ -107,6 +125,10 @@ Entry* Keyspace::set_entry(int db, Entry* fresh, bool keep_ttl) {
     if (when != fresh->expire_at_ms())
       fresh = entry_rebuild(fresh, fresh->key(), when != kNoExpire, when);
   }
+  // A new key starts fresh; an overwritten one keeps its LFU history, as in
+  // Redis's dbSetValue (its LRU clock is simply now).
+  bool keep_lfu = old && access_policy_.mode == AccessMode::kLfu;
+  fresh->access = keep_lfu ? old->access : access_init(access_policy_, clock_ms_);
   if (old) {
     d.dict.replace(old, fresh);
     if (old->has_expire()) index_remove(d, old);
@@ -256,13 +278,33 @@ size_t Keyspace::memory_estimate() const {
   size_t n = 0;
   for (const Db& d : dbs_) {
     n += d.dict.table_bytes() + d.expiring.capacity() * sizeof(Entry*);
-    d.dict.for_each([&](Entry* e) {
-      n += chunk(e->block_len());
-      if (e->encoding() == Encoding::kRaw) n += chunk(entry_memory(e) - e->block_len());
-      if (e->encoding() == Encoding::kObject) n += e->object_value()->memory_usage();
-    });
+    d.dict.for_each([&](Entry* e) { n += entry_footprint(e); });
   }
   return n;
+}
+
+size_t Keyspace::entry_footprint(const Entry* e) {
+  size_t n = chunk(e->block_len());
+  if (e->encoding() == Encoding::kRaw) n += chunk(entry_memory(e) - e->block_len());
+  if (e->encoding() == Encoding::kObject) n += e->object_value()->memory_usage();
+  return n;
+}
+
+void Keyspace::sample_entries(int db, bool volatile_only, size_t count,
+                              std::vector<const Entry*>* out) {
+  const Db& d = dbs_[db];
+  if (volatile_only) {
+    if (d.expiring.empty()) return;
+    for (size_t i = 0; i < count; ++i)
+      out->push_back(d.expiring[rng_() % d.expiring.size()]);
+    return;
+  }
+  auto rand = [this] { return rng_(); };
+  for (size_t i = 0; i < count; ++i) {
+    const Entry* e = d.dict.random_entry(rand);
+    if (!e) return;
+    out->push_back(e);
+  }
 }
 
 bool Keyspace::rehash_step(int64_t budget_us) {

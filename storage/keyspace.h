@@ -23,12 +23,14 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "storage/access.h"
 #include "storage/dict.h"
 #include "storage/value.h"
 
@@ -43,6 +45,7 @@ struct KeyspaceStats {
   uint64_t keyspace_hits = 0;
   uint64_t keyspace_misses = 0;
   uint64_t expired_keys = 0;  // keys deleted because their time had passed
+  uint64_t evicted_keys = 0;  // keys deleted by maxmemory eviction (KVRAFT.EVICT-KEYS)
 };
 
 class Keyspace {
@@ -112,6 +115,26 @@ class Keyspace {
 
   // Approximate heap bytes of all entries and tables (glibc chunk sizes).
   size_t memory_estimate() const;
+  // The heap bytes deleting `e` gives back (its chunks and its value's).
+  static size_t entry_footprint(const Entry* e);
+
+  // ------------------------------------------------------ access metadata
+  // Entry::access (storage/access.h) is refreshed by lookup_read(),
+  // lookup_write() and on every store; peek() leaves it alone (OBJECT).
+
+  // Switches the encoding of Entry::access (maxmemory-policy). Existing keys
+  // keep their bits and are read in the new encoding, as in Redis.
+  void set_access_policy(const AccessPolicy& policy) { access_policy_ = policy; }
+  const AccessPolicy& access_policy() const { return access_policy_; }
+  // The time stamped on stores that have no lookup time of their own; the
+  // server advances it from its clock, lookups advance it to their now_ms.
+  void set_clock(int64_t now_ms) { clock_ms_ = std::max(clock_ms_, now_ms); }
+  int64_t clock_ms() const { return clock_ms_; }
+
+  // Appends up to `count` randomly chosen entries of `db` to *out: any key,
+  // or with `volatile_only` only keys with an expiry (Redis's eviction
+  // sampling over the main or the expires dict). Duplicates are possible.
+  void sample_entries(int db, bool volatile_only, size_t count, std::vector<const Entry*>* out);
 
   // --------------------------------------------------------------- writes
 
@@ -175,12 +198,16 @@ class Keyspace {
   void index_add(Db& d, Entry* e);
   void index_remove(Db& d, Entry* e);
   void unlink_and_free(Db& d, Entry* e);
+  // Records an access to `e` at `now_ms` (Entry::access).
+  void touch(Entry* e, int64_t now_ms);
   // Unlinks `e`, re-creates it with the given key/expiry, links the result.
   Entry* rebuild(Db& d, Entry* e, std::string_view key, int64_t expire_at_ms);
 
   std::vector<Db> dbs_;
   KeyspaceStats stats_;
   std::mt19937_64 rng_;
+  AccessPolicy access_policy_;
+  int64_t clock_ms_ = 0;  // never decreases
 };
 
 }  // namespace kvraft::storage

@@ -266,6 +266,7 @@ std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options
       if (e.index <= si) continue;
       info.entry_bytes += e.data.size();
       s->mirror_.push_back(std::move(e));
+      s->mirror_bytes_ += mirror_entry_bytes(s->mirror_.back());
     }
   }
   rec.entries.clear();
@@ -438,6 +439,7 @@ void RaftStorage::publish(Batch& b) {
     snap_fd_ = b.installed_snapshot_fd;
     snap_size_ = b.installed_snapshot_size;
     mirror_.clear();
+    mirror_bytes_ = 0;
     offset_ = snap_meta_.index + 1;
     base_term_ = snap_meta_.term;
     // The older snapshot files go with the next batch, after any transfer
@@ -452,9 +454,13 @@ void RaftStorage::publish(Batch& b) {
                              std::to_string(last_index()) + "] after snapshot " +
                              std::to_string(snap_meta_.index));
     }
+    for (size_t k = static_cast<size_t>(f - offset_); k < mirror_.size(); ++k)
+      mirror_bytes_ -= mirror_entry_bytes(mirror_[k]);
     mirror_.resize(static_cast<size_t>(f - offset_));
-    for (Entry& e : b.entries)
+    for (Entry& e : b.entries) {
       mirror_.push_back(std::move(e));
+      mirror_bytes_ += mirror_entry_bytes(mirror_.back());
+    }
     b.entries.clear();
   }
   check_invariants();
@@ -490,6 +496,8 @@ bool RaftStorage::install_local_snapshot(const SnapshotMeta& meta) {
   }
   if (keep_from > offset_) {
     base_term_ = mirror_[keep_from - 1 - offset_].term;
+    for (size_t k = 0; k < static_cast<size_t>(keep_from - offset_); ++k)
+      mirror_bytes_ -= mirror_entry_bytes(mirror_[k]);
     mirror_.erase(mirror_.begin(), mirror_.begin() + static_cast<ptrdiff_t>(keep_from - offset_));
     offset_ = keep_from;
   }

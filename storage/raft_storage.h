@@ -220,6 +220,9 @@ class RaftStorage final : public raft::Storage {
   raft::HardState hard_state() const override { return state_.hard; }
   raft::SnapshotMeta snapshot_meta() const override { return snap_meta_; }
   raft::Index first_index() const override { return offset_; }
+  // Heap bytes held by the in-memory mirror of the log (loop thread): the
+  // memory maxmemory leaves out, since evicting keys does not give it back.
+  uint64_t mirror_bytes() const { return mirror_bytes_; }
   raft::Index last_index() const override { return offset_ + mirror_.size() - 1; }
   // Term of entry i for first_index() - 1 <= i <= last_index(), and the
   // snapshot's own term at its index; nullopt otherwise.
@@ -334,6 +337,15 @@ class RaftStorage final : public raft::Storage {
   // mirror reaches snap_meta_.index and holds it with snap_meta_.term
   // (retained entries); every entry is also in the on-disk log.
   std::deque<raft::Entry> mirror_;
+  // Invariant: the sum of mirror_entry_bytes() over mirror_.
+  uint64_t mirror_bytes_ = 0;
+  static uint64_t mirror_entry_bytes(const raft::Entry& e) {
+    // The deque slot, the payload's glibc chunk (none for SSO strings) and
+    // ~16 bytes for the entry's offset in the RaftLog's segment index (a
+    // growing vector of 8-byte offsets, hence the slack).
+    uint64_t chunk = e.data.capacity() > 15 ? ((e.data.capacity() + 1 + 8 + 15) & ~uint64_t{15}) : 0;
+    return sizeof(raft::Entry) + chunk + 16;
+  }
   raft::Index offset_ = 1;
   // Term of the entry at offset_ - 1 (the snapshot's term when that is the
   // snapshot index; 0 for index 0).

@@ -1,6 +1,7 @@
 // storage/set_value.cc — set encodings, conversions and the deterministic
 // pop order (see set_value.h).
 #include "storage/set_value.h"
+#include "storage/heap_counter.h"
 
 #include <xxhash.h>
 
@@ -23,7 +24,7 @@ uint64_t member_hash(std::string_view member) {
 char* blob_new(std::string_view s) {
   char hdr[10];
   size_t n = varint_put(hdr, s.size());
-  char* b = static_cast<char*>(std::malloc(n + s.size()));
+  char* b = static_cast<char*>(counted_malloc(n + s.size()));
   if (!b) throw std::bad_alloc();
   std::memcpy(b, hdr, n);
   if (!s.empty()) std::memcpy(b + n, s.data(), s.size());
@@ -31,7 +32,7 @@ char* blob_new(std::string_view s) {
 }
 
 void blob_free(char* b) {
-  std::free(b);
+  counted_free(b);
 }
 
 std::string_view blob_view(const char* b) {

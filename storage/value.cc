@@ -1,5 +1,6 @@
 // storage/value.cc — building, copying and freeing Entry blocks (value.h).
 #include "storage/value.h"
+#include "storage/heap_counter.h"
 
 #include <cstdlib>
 #include <new>
@@ -21,7 +22,7 @@ Entry* alloc_entry(std::string_view key, ValueType t, Encoding enc, int64_t expi
   if (key.size() > UINT32_MAX) throw std::length_error("key longer than 4 GiB");
   bool has_expire = expire_at_ms != kNoExpire;
   size_t len = sizeof(Entry) + (has_expire ? Entry::kExpireBytes : 0) + key.size() + payload_len;
-  void* mem = std::malloc(len);
+  void* mem = counted_malloc(len);
   if (!mem) throw std::bad_alloc();
   Entry* e = new (mem)
       Entry{nullptr, static_cast<uint32_t>(key.size()), make_bits(t, enc, has_expire), 0, 0};
@@ -97,8 +98,9 @@ Entry* entry_rebuild(Entry* old, std::string_view new_key, bool with_expire, int
   Entry* e = alloc_entry(new_key, old->type(), old->encoding(),
                          with_expire ? expire_at_ms : kNoExpire, old->payload_len());
   e->small_len = old->small_len;
+  e->access = old->access;  // renaming or re-expiring is not an access
   std::memcpy(e->payload(), old->payload(), old->payload_len());
-  std::free(old);  // the value moved with the payload bytes
+  counted_free(old);  // the value moved with the payload bytes
   return e;
 }
 
@@ -120,7 +122,7 @@ void entry_free(Entry* e) {
   if (!e) return;
   if (e->encoding() == Encoding::kRaw) delete e->raw_value();
   if (e->encoding() == Encoding::kObject) delete e->object_value();
-  std::free(e);
+  counted_free(e);
 }
 
 std::string_view entry_string(const Entry* e, char* buf) {

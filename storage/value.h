@@ -10,7 +10,8 @@
 //   offset 12  uint8  bits         type (low 4 bits), encoding (bits 4-6),
 //                                  has-expiry flag (bit 7)
 //   offset 13  uint8  small_len    length of an embstr value
-//   offset 14  uint16 (unused, zero)
+//   offset 14  uint16 access       LRU clock or LFU counter (storage/access.h):
+//                                  local metadata, never replicated or saved
 //   offset 16  [int64 expire_at_ms, uint32 expire_slot]   only if has-expiry
 //   then       key bytes
 //   then       payload: int64 (kInt) | small_len bytes (kEmbstr) |
@@ -72,7 +73,10 @@ struct Entry {
   uint32_t key_len;
   uint8_t bits;
   uint8_t small_len;
-  uint16_t unused;
+  // Approximate-LRU/LFU metadata (storage/access.h); set by the Keyspace on
+  // each access. Local to this node: replicas may differ, which is fine
+  // because only the leader reads it, to choose eviction victims.
+  uint16_t access;
 
   ValueType type() const { return static_cast<ValueType>(bits & 0x0f); }
   Encoding encoding() const { return static_cast<Encoding>((bits >> 4) & 0x07); }

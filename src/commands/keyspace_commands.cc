@@ -1,7 +1,8 @@
 // src/commands/keyspace_commands.cc — the generic keyspace commands (Redis's
 // db.c and expire.c): DEL, EXISTS, TYPE, RENAME, COPY, MOVE, KEYS, SCAN,
 // RANDOMKEY, the EXPIRE/TTL families, DBSIZE, FLUSHDB/FLUSHALL, SWAPDB,
-// OBJECT, and the internal KVRAFT.EXPIRE-KEYS that applies active expiry.
+// OBJECT, and the internal KVRAFT.EXPIRE-KEYS / KVRAFT.EVICT-KEYS that apply
+// active expiry and maxmemory eviction.
 //
 // Same rules as string_commands.cc: Redis 7.0's checks in Redis's order,
 // write handlers depend only on (keyspace, argv, db, now_ms) and count
@@ -79,8 +80,7 @@ void exists_command(ExecContext& ctx) {
 }
 
 void touch_command(ExecContext& ctx) {
-  // kvraft keeps no access times (no LRU/LFU eviction yet), so TOUCH only
-  // counts, exactly as its reply in Redis.
+  // lookup_read refreshes each key's LRU/LFU metadata (storage/access.h).
   int64_t count = 0;
   for (size_t j = 1; j < ctx.argv.size(); ++j)
     if (ctx.keyspace.lookup_read(ctx.db, ctx.argv[j], ctx.now_ms)) count++;
@@ -392,6 +392,19 @@ void expire_keys_command(ExecContext& ctx) {
   ctx.reply.integer(deleted);
 }
 
+// KVRAFT.EVICT-KEYS key [key ...]: the replicated form of maxmemory
+// eviction. The leader chose the keys (src/eviction.h); every replica
+// deletes those of ctx.db that exist, counts them in evicted_keys and
+// replies the count.
+void evict_keys_command(ExecContext& ctx) {
+  int64_t deleted = 0;
+  for (size_t j = 1; j < ctx.argv.size(); ++j)
+    if (ctx.keyspace.remove(ctx.db, ctx.argv[j])) deleted++;
+  ctx.keyspace.stats().evicted_keys += static_cast<uint64_t>(deleted);
+  ctx.dirty += deleted;
+  ctx.reply.integer(deleted);
+}
+
 // ------------------------------------------------------------ databases
 
 // Redis's getFlushCommandFlags: nothing, ASYNC or SYNC (both free memory
@@ -442,12 +455,44 @@ void object_encoding_command(ExecContext& ctx) {
   ctx.reply.bulk(storage::encoding_name(e));
 }
 
+// OBJECT FREQ / OBJECT IDLETIME read Entry::access without touching it; each
+// answers only under the policy family that maintains it, as in Redis.
+constexpr std::string_view kPolicySwitchNote =
+    " Please note that when switching between policies at runtime LRU and LFU data will take "
+    "some time to adjust.";
+
+void object_freq_command(ExecContext& ctx) {
+  const Entry* e = ctx.keyspace.peek(ctx.db, ctx.argv[2], ctx.now_ms);
+  if (!e) return ctx.reply.null();
+  const storage::AccessPolicy& a = ctx.keyspace.access_policy();
+  if (a.mode != storage::AccessMode::kLfu)
+    return ctx.reply.error(
+        "ERR An LFU maxmemory policy is not selected, access frequency not tracked." +
+        std::string(kPolicySwitchNote));
+  ctx.reply.integer(storage::lfu_decayed_counter(e->access, ctx.now_ms, a.lfu_decay_time));
+}
+
+void object_idletime_command(ExecContext& ctx) {
+  const Entry* e = ctx.keyspace.peek(ctx.db, ctx.argv[2], ctx.now_ms);
+  if (!e) return ctx.reply.null();
+  if (ctx.keyspace.access_policy().mode == storage::AccessMode::kLfu)
+    return ctx.reply.error("ERR An LFU maxmemory policy is selected, idle time not tracked." +
+                           std::string(kPolicySwitchNote));
+  ctx.reply.integer(storage::lru_idle_ms(e->access, ctx.now_ms) / 1000);
+}
+
 void object_help_command(ExecContext& ctx) {
   static constexpr std::string_view kLines[] = {
       "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
       "ENCODING <key>",
       "    Return the kind of internal representation used in order to store the value",
       "    associated with a <key>.",
+      "FREQ <key>",
+      "    Return the access frequency index of the <key>. The returned integer is",
+      "    proportional to the logarithm of the recent access frequency of the key.",
+      "IDLETIME <key>",
+      "    Return the idle time of the <key>, that is the approximated number of",
+      "    seconds elapsed since the last access to the key.",
       "HELP",
       "    Prints this help.",
   };
@@ -555,12 +600,23 @@ void register_keyspace_commands(CommandTable& t) {
       "index1 index2");
   add("kvraft.expire-keys", -2, W | kCmdInternal, 1, -1, 1, expire_keys_command, "generic", "0.1.0",
       "Delete the listed keys that have expired (active expiry, replicated)", "key [key ...]");
+  add("kvraft.evict-keys", -2, W | kCmdInternal, 1, -1, 1, evict_keys_command, "generic", "0.1.0",
+      "Delete the listed keys chosen by maxmemory eviction (replicated)", "key [key ...]");
 
   CommandSpec object = make_spec("object", -2, R, 0, 0, 0, object_command, "generic", "2.2.3",
                                  "A container for object introspection commands", "");
   object.subcommands.push_back(make_spec("object|encoding", 3, R, 2, 2, 1, object_encoding_command,
                                          "generic", "2.2.3",
                                          "Inspect the internal encoding of a Redis object", "key"));
+  object.subcommands.push_back(make_spec("object|freq", 3, R, 2, 2, 1, object_freq_command,
+                                         "generic", "4.0.0",
+                                         "Get the logarithmic access frequency counter of a Redis "
+                                         "object",
+                                         "key"));
+  object.subcommands.push_back(make_spec("object|idletime", 3, R, 2, 2, 1,
+                                         object_idletime_command, "generic", "2.2.3",
+                                         "Get the time since a Redis object was last accessed",
+                                         "key"));
   object.subcommands.push_back(make_spec("object|help", 2, kCmdLoading | kCmdStale, 0, 0, 0,
                                          object_help_command, "generic", "6.2.0",
                                          "Show helpful text about the different subcommands", ""));

@@ -19,6 +19,7 @@
 #include "src/command.h"
 #include "src/command_docs.h"
 #include "src/commands/command_util.h"
+#include "src/eviction.h"
 #include "src/info.h"
 #include "src/server.h"
 
@@ -407,6 +408,7 @@ void config_command(ExecContext& ctx) {
       }
     }
     server.config() = std::move(candidate);
+    server.evictor().sync_config();
     ctx.reply.ok();
   } else if (iequals(sub, "RESETSTAT")) {
     if (argc != 2) return subcommand_arity_error(ctx);

@@ -304,7 +304,7 @@ TEST_CASE("OBJECT ENCODING, HELP and unknown subcommands") {
   CHECK(h.run({"OBJECT", "FOO"}) == err("ERR unknown subcommand 'FOO'. Try OBJECT HELP."));
   CHECK(h.run({"OBJECT", "ENCODING"}) ==
         err("ERR wrong number of arguments for 'object|encoding' command"));
-  CHECK(h.run({"OBJECT", "HELP"}).rfind("*6\r\n+OBJECT <subcommand>", 0) == 0);
+  CHECK(h.run({"OBJECT", "HELP"}).rfind("*12\r\n+OBJECT <subcommand>", 0) == 0);
 }
 
 TEST_CASE("KVRAFT.EXPIRE-KEYS deletes only keys expired at the record time") {
