@@ -62,7 +62,6 @@ class LocalCluster {
     return size() - 1;
   }
   int port(int i) const { return nodes_[static_cast<size_t>(i)].client_port; }
-  int raft_port(int i) const { return nodes_[static_cast<size_t>(i)].raft_port; }
   bool running(int i) {
     return nodes_[static_cast<size_t>(i)].process &&
            nodes_[static_cast<size_t>(i)].process->running();
