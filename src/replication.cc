@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 #include "raft/conf_change.h"
 #include "src/client.h"
@@ -210,12 +211,15 @@ bool Replication::start(std::string* error) {
     if (!config_.import_rdb.empty())
       KV_LOG_WARNING("import-rdb %s ignored: this node already has Raft state in %s",
                      config_.import_rdb.c_str(), config_.dir.c_str());
-    KV_LOG_NOTICE("Raft state: term %llu, log %llu..%llu, snapshot at %llu (opened in %.3f s)",
-                  static_cast<unsigned long long>(storage_->hard_state().term),
-                  static_cast<unsigned long long>(storage_->first_index()),
-                  static_cast<unsigned long long>(storage_->last_index()),
-                  static_cast<unsigned long long>(storage_->snapshot_meta().index),
-                  static_cast<double>(info.micros) / 1e6);
+    KV_LOG_NOTICE(
+        "Raft state: term %llu, log %llu..%llu, snapshot at %llu (opened in %.3f s, %llu "
+        "covered segment(s) skipped)",
+        static_cast<unsigned long long>(storage_->hard_state().term),
+        static_cast<unsigned long long>(storage_->first_index()),
+        static_cast<unsigned long long>(storage_->last_index()),
+        static_cast<unsigned long long>(storage_->snapshot_meta().index),
+        static_cast<double>(info.micros) / 1e6,
+        static_cast<unsigned long long>(info.segments_skipped));
   }
 
   raft::Config rc;
@@ -385,7 +389,7 @@ std::string Replication::encode_record(int db, const std::vector<std::string_vie
 void Replication::write(Client& client, const CommandSpec& spec, const resp::Argv& argv) {
   if (!failure_.empty()) {
     client.reply_in_order([&](resp::ReplyWriter& w) {
-      w.error("MISCONF kvraft cannot persist its Raft log, writes are refused: " + failure_);
+      w.error("MISCONF Errors writing to the Raft log, writes are refused: " + failure_);
     });
     return;
   }
@@ -495,6 +499,22 @@ void Replication::on_loop_iteration() {
   if (stopped_ || !node_) return;
   if (!read_batch_.empty()) start_read_barrier();
   process_ready();
+  compact_when_idle();
+}
+
+// A snapshot's compaction normally rides on the next Ready batch; a node
+// with no traffic after the snapshot would keep the covered log segments
+// and the older snapshot file on disk indefinitely. When nothing else is on
+// the disk, send that work there on its own.
+void Replication::compact_when_idle() {
+  if (stopped_ || in_ready_ || disk_busy_ || !failure_.empty() ||
+      !storage_->compaction_pending() || node_->has_ready())
+    return;
+  batch_ = storage_->prepare_compaction();
+  compaction_only_ = true;
+  disk_busy_ = true;
+  disk_error_.clear();
+  uv_queue_work(server_.loop(), &disk_req_, on_disk_work, on_disk_done);
 }
 
 void Replication::start_read_barrier() {
@@ -552,7 +572,7 @@ void Replication::on_read_state(const raft::ReadState& rs) {
 }
 
 void Replication::process_ready() {
-  while (!stopped_ && !in_ready_ && failure_.empty() && node_->has_ready()) {
+  while (!stopped_ && !in_ready_ && !disk_busy_ && failure_.empty() && node_->has_ready()) {
     rd_ = node_->ready();
     in_ready_ = true;
     if (rd_.soft_state) on_soft_state(*rd_.soft_state);
@@ -621,11 +641,16 @@ void Replication::on_disk_done(uv_work_t* req, int) {
   auto* self = static_cast<Replication*>(req->data);
   self->disk_busy_ = false;
   if (!self->disk_error_.empty()) {
+    self->compaction_only_ = false;
     self->on_storage_failure(self->disk_error_);
     return;
   }
   if (self->stopped_) return;
-  self->finish_ready();
+  if (std::exchange(self->compaction_only_, false)) {
+    self->storage_->publish(self->batch_);
+  } else {
+    self->finish_ready();
+  }
   self->process_ready();
 }
 
@@ -991,6 +1016,8 @@ std::vector<std::pair<std::string, std::string>> Replication::persistence_fields
       {"rdb_last_bgsave_time_sec", std::to_string(last_snapshot_us_ / 1000000)},
       {"latest_fork_usec", std::to_string(last_fork_us_)},
       {"raft_snapshot_index", std::to_string(snapshot_index_)},
+      // Redis's aof_last_write_status: "err" once the log cannot be written.
+      {"raft_log_last_write_status", failure_.empty() ? "ok" : "err"},
   };
 }
 

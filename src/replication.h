@@ -170,6 +170,7 @@ class Replication {
   void tick();
   void process_ready();
   void finish_ready();
+  void compact_when_idle();
   void send_messages(std::vector<raft::Message>& messages);
   void apply_entries(std::vector<raft::Entry>& entries);
   void apply_entry(const raft::Entry& entry);
@@ -218,6 +219,8 @@ class Replication {
   // How many of rd_.committed_entries were applied before its disk batch.
   size_t applied_early_ = 0;
   bool disk_busy_ = false;
+  // The batch on the disk is compact_when_idle()'s (no Ready behind it).
+  bool compaction_only_ = false;
   std::string disk_error_;  // set by the disk thread, read after it finished
   uv_work_t disk_req_;
 
