@@ -434,6 +434,21 @@ void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv
     follower_route(client, spec, argv);
     return;
   }
+  if (!failure_.empty()) {
+    // Nothing commits through this node any more. A sole voter's applied
+    // state holds every write it acknowledged and nobody else can commit,
+    // so it keeps serving reads from it (as Redis does under MISCONF); the
+    // leader of several may be replaced already without knowing it.
+    const raft::ConfState& voters = node_->conf_state();
+    if (voters.voters.size() == 1 && voters.voters[0] == self_id_) {
+      run_now();
+    } else {
+      client.reply_in_order([](resp::ReplyWriter& w) {
+        w.error("TRYAGAIN this node cannot persist its Raft log; retry elsewhere");
+      });
+    }
+    return;
+  }
   if (read_consistency_ == ReadConsistency::kLog) {
     write(client, spec, argv);
     return;
