@@ -60,8 +60,10 @@ bool Client::fill_reply(uint64_t seq, std::string_view bytes) {
   if (pos >= pending_replies.size() || pending_replies[pos].ready) return false;
   pending_replies[pos].ready = true;
   pending_replies[pos].bytes.assign(bytes);
+  pending_reply_bytes += bytes.size();
   bool moved = false;
   while (!pending_replies.empty() && pending_replies.front().ready) {
+    pending_reply_bytes -= pending_replies.front().bytes.size();
     reply.raw(pending_replies.front().bytes);
     pending_replies.pop_front();
     moved = true;

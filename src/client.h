@@ -85,6 +85,8 @@ class Client {
     std::string bytes;
   };
   std::deque<PendingReply> pending_replies;
+  // Bytes held by ready slots in pending_replies (for the output limit).
+  size_t pending_reply_bytes = 0;
   uint64_t next_reply_seq = 1;
   // The newest log index this client's writes were proposed at: its later
   // reads wait until it is applied (read-your-writes, as Redis gives).
@@ -108,7 +110,12 @@ class Client {
     resp::ReplyWriter tmp(reply.protocol());
     produce(tmp);
     pending_replies.push_back({next_reply_seq++, true, std::string(tmp.buffer())});
+    pending_reply_bytes += pending_replies.back().bytes.size();
   }
+
+  // When the output first went over the soft output buffer limit; 0 while
+  // under it (client-output-buffer-limit, src/client_limits.h).
+  int64_t obuf_soft_limit_since_ms = 0;
 
   // Output not yet accepted by the kernel that libuv is writing for us.
   std::string write_in_flight;

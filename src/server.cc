@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "src/client.h"
+#include "src/client_limits.h"
 #include "src/log.h"
 #include "src/replication.h"
 #include "storage/keyspace.h"
@@ -80,6 +81,7 @@ void process_input(Server& server, Client& client) {
     }
     if (!argv.empty()) server.execute(client, argv);
     client.query.consume(consumed);
+    if (close_if_output_limit_reached(server, client)) return;
   }
   int64_t limit = server.config().client_query_buffer_limit;
   if (!client.closing && static_cast<int64_t>(client.query.size()) > limit) {
@@ -195,7 +197,8 @@ void Server::execute(Client& client, const resp::Argv& argv) {
 }
 
 void Server::on_client_output(Client& client) {
-  if (client.flush_pending || client.closing) return;
+  if (client.closing || close_if_output_limit_reached(*this, client)) return;
+  if (client.flush_pending) return;
   client.flush_pending = true;
   pending_flush_.push_back(&client);
 }
