@@ -36,7 +36,7 @@ class QueryBuffer {
   void consume(size_t n) { begin_ += n; }
   size_t size() const { return end_ - begin_; }
   size_t capacity() const { return capacity_; }
-  // Returns memory to the allocator when the buffer is idle and large.
+  // Returns memory to the allocator when the buffer is idle (nothing unparsed).
   void shrink_if_idle();
 
  private:
@@ -85,7 +85,9 @@ class Client {
     std::string bytes;
   };
   std::deque<PendingReply> pending_replies;
-  // Bytes held by ready slots in pending_replies (for the output limit).
+  // Bytes held by ready slots in pending_replies, plus read results computed
+  // but still waiting for their barrier (Replication::run_read): output the
+  // client has not taken yet, for the output buffer limit.
   size_t pending_reply_bytes = 0;
   uint64_t next_reply_seq = 1;
   // The newest log index this client's writes were proposed at: its later

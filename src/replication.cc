@@ -10,6 +10,7 @@
 
 #include "raft/conf_change.h"
 #include "src/client.h"
+#include "src/client_limits.h"
 #include "src/config.h"
 #include "src/leader_proxy.h"
 #include "src/log.h"
@@ -579,6 +580,7 @@ void Replication::on_read_state(const raft::ReadState& rs) {
       release_read(id, batch, r);
       if (read_batches_.find(id) == read_batches_.end()) return;  // batch finished
     } else {
+      uncharge_read(r);
       r.executed = false;  // ran too early for the confirmed index: run again there
       r.need = rs.index;
       read_queue_.emplace(r.need, std::make_pair(id, i));
@@ -780,6 +782,7 @@ void Replication::serve_reads() {
 
 void Replication::release_read(uint64_t batch_id, ReadBatch& batch, PendingRead& r) {
   r.done = true;
+  uncharge_read(r);
   answer(r.client_id, r.slot, r.result);
   r.result.clear();
   if (--batch.remaining == 0) read_batches_.erase(batch_id);
@@ -788,8 +791,11 @@ void Replication::release_read(uint64_t batch_id, ReadBatch& batch, PendingRead&
 void Replication::fail_read_batch(uint64_t batch_id, const std::string& err) {
   auto it = read_batches_.find(batch_id);
   if (it == read_batches_.end()) return;
-  for (auto& r : it->second.reads)
-    if (!r.done) answer(r.client_id, r.slot, err);
+  for (auto& r : it->second.reads) {
+    if (r.done) continue;
+    uncharge_read(r);
+    answer(r.client_id, r.slot, err);
+  }
   read_batches_.erase(it);
 }
 
@@ -801,14 +807,31 @@ void Replication::fail_unconfirmed_reads(const std::string& err) {
     fail_read_batch(id, err);
 }
 
+// A read's result waits in PendingRead until its barrier confirms, so it is
+// output of the client as much as its reply buffer: it counts against the
+// client's output buffer limit from the moment it is computed (a client
+// pipelining huge reads it never takes is closed before they pile up), and
+// the reads of a closed client are not run at all.
+void Replication::uncharge_read(PendingRead& r) {
+  if (!r.executed) return;
+  if (Client* c = server_.find_client(r.client_id)) c->pending_reply_bytes -= r.result.size();
+}
+
 void Replication::run_read(PendingRead& r) {
   r.executed = true;
   r.exec_index = applied_;
+  Client* client = server_.find_client(r.client_id);
+  if (client == nullptr || client->closing) {
+    r.result.clear();
+    return;
+  }
   std::vector<std::string_view> argv(r.argv.begin(), r.argv.end());
   resp::ReplyWriter w(r.protocol);
   ExecContext ctx{server_.keyspace(), r.db, unix_time_ms(), argv, w, r.spec};
   r.spec->handler(ctx);
   r.result.assign(w.buffer());
+  client->pending_reply_bytes += r.result.size();
+  close_if_output_limit_reached(server_, *client);
 }
 
 void Replication::on_soft_state(const raft::SoftState& ss) {

@@ -181,6 +181,7 @@ class Replication {
   void fail_read_batch(uint64_t batch_id, const std::string& error_bytes);
   void fail_unconfirmed_reads(const std::string& error_bytes);
   void run_read(PendingRead& read);
+  void uncharge_read(PendingRead& read);
   void answer(uint64_t client_id, uint64_t slot, std::string_view bytes);
   void expire_waiters(bool all, const std::string& error);
   void on_soft_state(const raft::SoftState& ss);
