@@ -24,6 +24,7 @@
 #include "tests/support/redis_client.h"
 #include "tests/support/test_support.h"
 
+using kvraft::test::info_field;
 using kvraft::test::RedisConnection;
 using kvraft::test::Reply;
 using kvraft::test::ServerProcess;
@@ -67,14 +68,6 @@ class TmpfsMount {
   bool mounted_ = false;
   std::string error_;
 };
-
-std::string info_field(RedisConnection& c, const std::string& section, const std::string& name) {
-  std::string info = c.run({"INFO", section});
-  size_t pos = info.find("\r\n" + name + ":");
-  if (pos == std::string::npos) return {};
-  pos += name.size() + 3;
-  return info.substr(pos, info.find("\r\n", pos) - pos);
-}
 
 std::string value_for(int i) {
   std::string v = "v" + std::to_string(i) + ":";

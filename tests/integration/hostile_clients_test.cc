@@ -29,6 +29,7 @@
 #include "tests/support/redis_client.h"
 #include "tests/support/test_support.h"
 
+using kvraft::test::info_field;
 using kvraft::test::RedisConnection;
 using kvraft::test::Reply;
 using kvraft::test::ServerProcess;
@@ -100,14 +101,6 @@ long rss_kb(pid_t pid) {
   while (std::getline(in, line))
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   return 0;
-}
-
-std::string info_field(RedisConnection& c, const std::string& section, const std::string& name) {
-  std::string info = c.run({"INFO", section});
-  size_t pos = info.find("\r\n" + name + ":");
-  if (pos == std::string::npos) return {};
-  pos += name.size() + 3;
-  return info.substr(pos, info.find("\r\n", pos) - pos);
 }
 
 // The well-behaved client: SET then GET its own keys until told to stop,
