@@ -38,7 +38,7 @@ class QueryBuffer {
   void consume(size_t n) { begin_ += n; }
   size_t size() const { return end_ - begin_; }
   size_t capacity() const { return capacity_; }
-  // Returns memory to the allocator when the buffer is idle and large.
+  // Returns memory to the allocator when the buffer is idle (nothing unparsed).
   void shrink_if_idle();
 
  private:
@@ -90,6 +90,10 @@ class Client {
     std::string bytes;
   };
   std::deque<PendingReply> pending_replies;
+  // Bytes held by ready slots in pending_replies, plus read results computed
+  // but still waiting for their barrier (Replication::run_read): output the
+  // client has not taken yet, for the output buffer limit.
+  size_t pending_reply_bytes = 0;
   uint64_t next_reply_seq = 1;
   // The newest log index this client's writes were proposed at: its later
   // reads wait until it is applied (read-your-writes, as Redis gives).
@@ -119,6 +123,7 @@ class Client {
     resp::ReplyWriter tmp(reply.protocol());
     produce(tmp);
     pending_replies.push_back({next_reply_seq++, true, std::string(tmp.buffer())});
+    pending_reply_bytes += pending_replies.back().bytes.size();
   }
 
   // Set on connections accepted on tls-port: the socket carries TLS records,
@@ -130,6 +135,9 @@ class Client {
   // replies go to *reply_capture instead of the reply queue.
   uint64_t preassigned_reply_slot = 0;
   std::string* reply_capture = nullptr;
+  // When the output first went over the soft output buffer limit; 0 while
+  // under it (client-output-buffer-limit, src/client_limits.h).
+  int64_t obuf_soft_limit_since_ms = 0;
 
   // Output not yet accepted by the kernel that libuv is writing for us.
   std::string write_in_flight;

@@ -16,6 +16,16 @@
 
 namespace kvraft {
 
+// One class of Redis's client-output-buffer-limit: a client whose pending
+// output exceeds `hard` bytes, or stays above `soft` bytes for
+// `soft_seconds`, is disconnected. 0 disables a limit.
+struct ClientBufferLimit {
+  int64_t hard = 0;
+  int64_t soft = 0;
+  int64_t soft_seconds = 0;
+  bool operator==(const ClientBufferLimit&) const = default;
+};
+
 struct Config {
   // Networking
   std::vector<std::string> bind = {"127.0.0.1"};
@@ -46,6 +56,11 @@ struct Config {
   // Protocol limits
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
   int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;
+  // client-output-buffer-limit, Redis's defaults. Only `normal` applies to
+  // kvraft's clients; the other classes are kept for CONFIG GET/SET.
+  ClientBufferLimit client_obuf_normal;  // 0 0 0: unlimited
+  ClientBufferLimit client_obuf_replica{256LL << 20, 64LL << 20, 60};
+  ClientBufferLimit client_obuf_pubsub{32LL << 20, 8LL << 20, 60};
   // Files and logging
   std::string dir = ".";
   std::string loglevel = "notice";

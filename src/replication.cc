@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 #include "raft/conf_change.h"
 #include "src/acl.h"
 #include "src/client.h"
+#include "src/client_limits.h"
 #include "src/config.h"
 #include "src/eviction.h"
 #include "src/leader_proxy.h"
@@ -228,12 +230,15 @@ bool Replication::start(std::string* error) {
     if (!config_.import_rdb.empty())
       KV_LOG_WARNING("import-rdb %s ignored: this node already has Raft state in %s",
                      config_.import_rdb.c_str(), config_.dir.c_str());
-    KV_LOG_NOTICE("Raft state: term %llu, log %llu..%llu, snapshot at %llu (opened in %.3f s)",
-                  static_cast<unsigned long long>(storage_->hard_state().term),
-                  static_cast<unsigned long long>(storage_->first_index()),
-                  static_cast<unsigned long long>(storage_->last_index()),
-                  static_cast<unsigned long long>(storage_->snapshot_meta().index),
-                  static_cast<double>(info.micros) / 1e6);
+    KV_LOG_NOTICE(
+        "Raft state: term %llu, log %llu..%llu, snapshot at %llu (opened in %.3f s, %llu "
+        "covered segment(s) skipped)",
+        static_cast<unsigned long long>(storage_->hard_state().term),
+        static_cast<unsigned long long>(storage_->first_index()),
+        static_cast<unsigned long long>(storage_->last_index()),
+        static_cast<unsigned long long>(storage_->snapshot_meta().index),
+        static_cast<double>(info.micros) / 1e6,
+        static_cast<unsigned long long>(info.segments_skipped));
   }
 
   raft::Config rc;
@@ -399,7 +404,7 @@ std::string Replication::encode_record(int db, const std::vector<std::string_vie
 void Replication::write(Client& client, const CommandSpec& spec, const resp::Argv& argv) {
   if (!failure_.empty()) {
     client.reply_in_order([&](resp::ReplyWriter& w) {
-      w.error("MISCONF kvraft cannot persist its Raft log, writes are refused: " + failure_);
+      w.error("MISCONF Errors writing to the Raft log, writes are refused: " + failure_);
     });
     return;
   }
@@ -457,6 +462,21 @@ void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv
   }
   if (!is_leader()) {
     follower_route(client, spec, argv);
+    return;
+  }
+  if (!failure_.empty()) {
+    // Nothing commits through this node any more. A sole voter's applied
+    // state holds every write it acknowledged and nobody else can commit,
+    // so it keeps serving reads from it (as Redis does under MISCONF); the
+    // leader of several may be replaced already without knowing it.
+    const raft::ConfState& voters = node_->conf_state();
+    if (voters.voters.size() == 1 && voters.voters[0] == self_id_) {
+      run_now();
+    } else {
+      client.reply_in_order([](resp::ReplyWriter& w) {
+        w.error("TRYAGAIN this node cannot persist its Raft log; retry elsewhere");
+      });
+    }
     return;
   }
   if (read_consistency_ == ReadConsistency::kLog) {
@@ -525,6 +545,22 @@ void Replication::on_loop_iteration() {
   if (stopped_ || !node_) return;
   if (!read_batch_.empty()) start_read_barrier();
   process_ready();
+  compact_when_idle();
+}
+
+// A snapshot's compaction normally rides on the next Ready batch; a node
+// with no traffic after the snapshot would keep the covered log segments
+// and the older snapshot file on disk indefinitely. When nothing else is on
+// the disk, send that work there on its own.
+void Replication::compact_when_idle() {
+  if (stopped_ || in_ready_ || disk_busy_ || !failure_.empty() ||
+      !storage_->compaction_pending() || node_->has_ready())
+    return;
+  batch_ = storage_->prepare_compaction();
+  compaction_only_ = true;
+  disk_busy_ = true;
+  disk_error_.clear();
+  uv_queue_work(server_.loop(), &disk_req_, on_disk_work, on_disk_done);
 }
 
 void Replication::start_read_barrier() {
@@ -574,6 +610,7 @@ void Replication::on_read_state(const raft::ReadState& rs) {
       release_read(id, batch, r);
       if (read_batches_.find(id) == read_batches_.end()) return;  // batch finished
     } else {
+      uncharge_read(r);
       r.executed = false;  // ran too early for the confirmed index: run again there
       r.need = rs.index;
       read_queue_.emplace(r.need, std::make_pair(id, i));
@@ -582,7 +619,7 @@ void Replication::on_read_state(const raft::ReadState& rs) {
 }
 
 void Replication::process_ready() {
-  while (!stopped_ && !in_ready_ && failure_.empty() && node_->has_ready()) {
+  while (!stopped_ && !in_ready_ && !disk_busy_ && failure_.empty() && node_->has_ready()) {
     rd_ = node_->ready();
     in_ready_ = true;
     if (rd_.soft_state) on_soft_state(*rd_.soft_state);
@@ -654,11 +691,16 @@ void Replication::on_disk_done(uv_work_t* req, int) {
   auto* self = static_cast<Replication*>(req->data);
   self->disk_busy_ = false;
   if (!self->disk_error_.empty()) {
+    self->compaction_only_ = false;
     self->on_storage_failure(self->disk_error_);
     return;
   }
   if (self->stopped_) return;
-  self->finish_ready();
+  if (std::exchange(self->compaction_only_, false)) {
+    self->storage_->publish(self->batch_);
+  } else {
+    self->finish_ready();
+  }
   self->process_ready();
 }
 
@@ -776,6 +818,7 @@ void Replication::serve_reads() {
 
 void Replication::release_read(uint64_t batch_id, ReadBatch& batch, PendingRead& r) {
   r.done = true;
+  uncharge_read(r);
   answer(r.client_id, r.slot, r.result);
   r.result.clear();
   if (--batch.remaining == 0) read_batches_.erase(batch_id);
@@ -784,8 +827,11 @@ void Replication::release_read(uint64_t batch_id, ReadBatch& batch, PendingRead&
 void Replication::fail_read_batch(uint64_t batch_id, const std::string& err) {
   auto it = read_batches_.find(batch_id);
   if (it == read_batches_.end()) return;
-  for (auto& r : it->second.reads)
-    if (!r.done) answer(r.client_id, r.slot, err);
+  for (auto& r : it->second.reads) {
+    if (r.done) continue;
+    uncharge_read(r);
+    answer(r.client_id, r.slot, err);
+  }
   read_batches_.erase(it);
 }
 
@@ -797,14 +843,31 @@ void Replication::fail_unconfirmed_reads(const std::string& err) {
     fail_read_batch(id, err);
 }
 
+// A read's result waits in PendingRead until its barrier confirms, so it is
+// output of the client as much as its reply buffer: it counts against the
+// client's output buffer limit from the moment it is computed (a client
+// pipelining huge reads it never takes is closed before they pile up), and
+// the reads of a closed client are not run at all.
+void Replication::uncharge_read(PendingRead& r) {
+  if (!r.executed) return;
+  if (Client* c = server_.find_client(r.client_id)) c->pending_reply_bytes -= r.result.size();
+}
+
 void Replication::run_read(PendingRead& r) {
   r.executed = true;
   r.exec_index = applied_;
+  Client* client = server_.find_client(r.client_id);
+  if (client == nullptr || client->closing) {
+    r.result.clear();
+    return;
+  }
   std::vector<std::string_view> argv(r.argv.begin(), r.argv.end());
   resp::ReplyWriter w(r.protocol);
   ExecContext ctx{server_.keyspace(), r.db, unix_time_ms(), argv, w, r.spec};
   r.spec->handler(ctx);
   r.result.assign(w.buffer());
+  client->pending_reply_bytes += r.result.size();
+  close_if_output_limit_reached(server_, *client);
 }
 
 void Replication::on_soft_state(const raft::SoftState& ss) {
@@ -1036,6 +1099,8 @@ std::vector<std::pair<std::string, std::string>> Replication::persistence_fields
       {"rdb_last_bgsave_time_sec", std::to_string(last_snapshot_us_ / 1000000)},
       {"latest_fork_usec", std::to_string(last_fork_us_)},
       {"raft_snapshot_index", std::to_string(snapshot_index_)},
+      // Redis's aof_last_write_status: "err" once the log cannot be written.
+      {"raft_log_last_write_status", failure_.empty() ? "ok" : "err"},
   };
 }
 

@@ -220,6 +220,7 @@ class Replication {
   void tick();
   void process_ready();
   void finish_ready();
+  void compact_when_idle();
   void send_messages(std::vector<raft::Message>& messages);
   void apply_entries(std::vector<raft::Entry>& entries);
   void apply_entry(const raft::Entry& entry);
@@ -230,6 +231,7 @@ class Replication {
   void fail_read_batch(uint64_t batch_id, const std::string& error_bytes);
   void fail_unconfirmed_reads(const std::string& error_bytes);
   void run_read(PendingRead& read);
+  void uncharge_read(PendingRead& read);
   void answer(uint64_t client_id, uint64_t slot, std::string_view bytes);
   void expire_waiters(bool all, const std::string& error);
   void on_soft_state(const raft::SoftState& ss);
@@ -285,6 +287,8 @@ class Replication {
   // How many of rd_.committed_entries were applied before its disk batch.
   size_t applied_early_ = 0;
   bool disk_busy_ = false;
+  // The batch on the disk is compact_when_idle()'s (no Ready behind it).
+  bool compaction_only_ = false;
   std::string disk_error_;  // set by the disk thread, read after it finished
   uv_work_t disk_req_;
 

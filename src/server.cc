@@ -13,6 +13,7 @@
 #include "src/client.h"
 #include "src/leader_proxy.h"
 #include "src/eviction.h"
+#include "src/client_limits.h"
 #include "src/log.h"
 #include "src/replication.h"
 #include "src/tls.h"
@@ -56,7 +57,8 @@ void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
   }
   // Read straight into the query buffer; for a large bulk being received,
   // make room for what the parser knows is still missing (bounded per read).
-  size_t want = std::max<size_t>(suggested, 16 * 1024);
+  (void)suggested;  // libuv suggests 64 KB; Redis reads 16 KB (PROTO_IOBUF_LEN) at a time
+  size_t want = 16 * 1024;
   want = std::max(want, std::min<size_t>(client->parser.bytes_wanted(), 1 << 20));
   client->query.reserve_tail(want);
   buf->base = client->query.tail();
@@ -89,6 +91,7 @@ void process_input(Server& server, Client& client) {
     }
     if (!argv.empty()) server.execute(client, argv);
     client.query.consume(consumed);
+    if (close_if_output_limit_reached(server, client)) return;
   }
   int64_t limit = server.config().client_query_buffer_limit;
   if (!client.closing && static_cast<int64_t>(client.query.size()) > limit) {
@@ -99,6 +102,7 @@ void process_input(Server& server, Client& client) {
     server.close_client(client);
     return;
   }
+  client.query.shrink_if_idle();
   if (!client.reply.empty() || client.close_after_reply) server.on_client_output(client);
 }
 
@@ -233,7 +237,8 @@ void Server::execute(Client& client, const resp::Argv& argv) {
 }
 
 void Server::on_client_output(Client& client) {
-  if (client.flush_pending || client.closing) return;
+  if (client.closing || close_if_output_limit_reached(*this, client)) return;
+  if (client.flush_pending) return;
   client.flush_pending = true;
   pending_flush_.push_back(&client);
 }

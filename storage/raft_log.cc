@@ -157,6 +157,18 @@ bool parse_segment_name(const std::string& name, Index* first_index) {
   return true;
 }
 
+// True if the segment at `path` starts with a valid header for
+// `first_index`: enough to leave the rest of it unread (skip_below).
+bool skippable_segment(const std::string& path, Index first_index) {
+  Fd fd = open_file(path, O_RDONLY | O_CLOEXEC, 0, nullptr);
+  char h[kHeaderSize];
+  ssize_t n = ::pread(fd.get(), h, sizeof h, 0);
+  return n == static_cast<ssize_t>(sizeof h) &&
+         std::memcmp(h, kSegmentMagic, sizeof kSegmentMagic) == 0 &&
+         XXH3_64bits(h, 24) == get_u64(h + 24) && get_u32(h + 8) == kSegmentVersion &&
+         get_u64(h + 16) == first_index;
+}
+
 }  // namespace
 
 std::string LogCut::describe() const {
@@ -257,9 +269,24 @@ void RaftLog::recover(LogRecovery* rec) {
   Term prev_term = 0;
   bool dir_changed = false;
 
+  const Index skip_below = options_.repair ? 0 : options_.skip_below;
   for (size_t k = 0; k < files.size(); ++k) {
     const bool last = k + 1 == files.size();
     const std::string& path = files[k].second;
+    if (!last && files[k + 1].first <= skip_below && skippable_segment(path, files[k].first) &&
+        (expected == 0 || files[k].first == expected) && files[k + 1].first > files[k].first) {
+      // Wholly below skip_below: covered by the caller's snapshot, so only
+      // its header is checked. A segment whose header is damaged is read
+      // like any other, so that the damage is reported as before.
+      Segment seg;
+      seg.first_index = files[k].first;
+      seg.path = path;
+      seg.unread_last = files[k + 1].first - 1;
+      expected = files[k + 1].first;
+      segments_.push_back(std::move(seg));
+      ++rec->skipped_segments;
+      continue;
+    }
     std::string buf;
     if (!read_file(path, kMaxSegmentRead, &buf)) {
       throw IoError("raft log segment vanished during recovery", path);
@@ -421,6 +448,12 @@ void RaftLog::recover(LogRecovery* rec) {
   }
 
   if (dir_changed && sync) sync_dir(options_.dir, hook());
+  if (!segments_.empty() && segments_.back().unread_last != 0) {
+    // The segments after it were a torn creation and are gone: the one
+    // appended to next must be read after all.
+    prev_term = read_unread_segment(segments_.back(), &rec->entries);
+    --rec->skipped_segments;
+  }
   if (!segments_.empty()) {
     open_active();
     last_index_ = segments_.back().last_index();
@@ -428,6 +461,36 @@ void RaftLog::recover(LogRecovery* rec) {
     rec->first_index = segments_.front().first_index;
     rec->last_index = last_index_;
   }
+}
+
+Term RaftLog::read_unread_segment(Segment& seg, std::vector<Entry>* entries) {
+  std::string buf;
+  if (!read_file(seg.path, kMaxSegmentRead, &buf))
+    throw IoError("raft log segment vanished during recovery", seg.path);
+  std::vector<uint64_t> ends;
+  Term term = 0;
+  uint64_t off = kHeaderSize;
+  for (Index i = seg.first_index; i <= seg.unread_last; ++i) {
+    RecordView r;
+    RecordStatus st = parse_record(buf, off, options_.max_entry_size, &r);
+    if (st != RecordStatus::kOk || r.index != i || r.term < term) {
+      throw IoError(std::string("raft log corrupt: ") +
+                        (st != RecordStatus::kOk ? record_status_reason(st)
+                                                 : "index or term sequence error") +
+                        " at index " + std::to_string(i),
+                    seg.path, off);
+    }
+    entries->push_back(
+        Entry{r.index, r.term, static_cast<EntryType>(r.type), std::string(r.payload)});
+    term = r.term;
+    off += r.size;
+    ends.push_back(off);
+  }
+  if (off != buf.size())
+    throw IoError("raft log corrupt: bytes after the last record", seg.path, off);
+  seg.ends = std::move(ends);
+  seg.unread_last = 0;
+  return term;
 }
 
 void RaftLog::open_active() {
@@ -582,6 +645,15 @@ void RaftLog::truncate_suffix(Index from_index) {
   check_healthy();
   if (from_index == 0) throw std::invalid_argument("RaftLog::truncate_suffix: index 0");
   if (empty() || from_index > last_index_) return;
+  // The segment that ends up last must have been read: it is cut at a
+  // record boundary and appended to (unread ones only ever go whole).
+  for (const Segment& seg : segments_) {
+    if (seg.first_index < from_index && seg.last_index() + 1 >= from_index &&
+        seg.unread_last != 0) {
+      throw std::logic_error("RaftLog::truncate_suffix(" + std::to_string(from_index) +
+                             ") would leave unread segment " + seg.path + " last");
+    }
+  }
   const bool sync = options_.fsync_mode == FsyncMode::kAlways;
   try {
     bool deleted = false;
@@ -650,6 +722,8 @@ std::vector<Entry> RaftLog::read(Index lo, Index hi) const {
   out.reserve(static_cast<size_t>(hi - lo + 1));
   for (const Segment& seg : segments_) {
     if (seg.last_index() < lo || seg.first_index > hi) continue;
+    if (seg.unread_last != 0)
+      throw std::logic_error("RaftLog::read: segment " + seg.path + " was not read at open");
     const Index a = std::max(lo, seg.first_index);
     const Index b = std::min(hi, seg.last_index());
     const size_t ia = static_cast<size_t>(a - seg.first_index);

@@ -106,6 +106,14 @@ struct RaftLogOptions {
   // Truncate the log at the first corruption instead of refusing to open.
   // Loses the entries from there on; for an operator who has decided to.
   bool repair = false;
+  // Segments whose every index is below this one (the next segment starts
+  // at or below it) are not read: open() checks only their header and keeps
+  // them as unread segments until drop_prefix() deletes them. RaftStorage
+  // passes its snapshot index, so a restart that comes before the log was
+  // compacted (a crash right after a snapshot) does not read, checksum and
+  // copy a log the snapshot already covers. 0 reads every segment. Ignored
+  // with repair (an unreadable snapshot may need the older entries).
+  raft::Index skip_below = 0;
   // Tests only: fails chosen operations (see file_util.h).
   FaultHook fault_hook;
 };
@@ -131,6 +139,9 @@ struct LogRecovery {
   raft::Index last_index = 0;         // 0 if the log is empty
   std::optional<LogCut> torn_tail;    // a torn final write that was cut off
   std::optional<LogCut> repaired;     // corruption truncated (repair only)
+  // Segments left unread (RaftLogOptions::skip_below); `entries` then starts
+  // after them, at entries.front().index > first_index.
+  uint64_t skipped_segments = 0;
   std::vector<std::string> warnings;  // one line each, for the log
 };
 
@@ -164,7 +175,8 @@ class RaftLog {
 
   // Removes every entry with index >= from_index (from_index >= 1): segments
   // that start at or after it are deleted, the one containing it is cut at
-  // that record's boundary. Durable on return (FsyncMode::kAlways). A
+  // that record's boundary (std::logic_error if that one is unread: see
+  // RaftLogOptions::skip_below). Durable on return (FsyncMode::kAlways). A
   // from_index past the end is a no-op. Throws IoError (failed state).
   void truncate_suffix(raft::Index from_index);
 
@@ -177,7 +189,8 @@ class RaftLog {
 
   // Reads entries [lo, hi] back from disk (re-verifying checksums), e.g. for a
   // core that keeps only a window in memory. Requires first_index() <= lo <=
-  // hi <= last_index(). Throws IoError on a read error or damage.
+  // hi <= last_index() and no unread segment in the range (std::logic_error).
+  // Throws IoError on a read error or damage.
   std::vector<raft::Entry> read(raft::Index lo, raft::Index hi) const;
 
   bool empty() const { return segments_.empty(); }
@@ -198,10 +211,18 @@ class RaftLog {
     std::string path;
     // ends[i] is the byte offset just past the record of index first_index+i.
     // Invariant: non-empty, strictly increasing, ends[0] > kSegmentHeaderSize,
-    // and ends.back() is the file's size (nothing after it on disk).
+    // and ends.back() is the file's size (nothing after it on disk) — except
+    // for an unread segment, whose ends is empty.
     std::vector<uint64_t> ends;
+    // Non-zero for a segment open() did not read (skip_below): its last
+    // index, known from the next segment's first. Invariant: never the last
+    // segment (so never the one appended to); only drop_prefix() and whole-
+    // segment truncate_suffix() touch it.
+    raft::Index unread_last = 0;
 
-    raft::Index last_index() const { return first_index + ends.size() - 1; }
+    raft::Index last_index() const {
+      return unread_last != 0 ? unread_last : first_index + ends.size() - 1;
+    }
     uint64_t size() const { return ends.back(); }
   };
 
@@ -212,6 +233,10 @@ class RaftLog {
   void check_healthy() const;
   [[noreturn]] void fail(const IoError& e);
   void open_active();
+  // Reads an unread segment after all (it became the last one): fills its
+  // ends, appends its entries to *entries, returns its last term. Damage
+  // anywhere in it throws IoError.
+  raft::Term read_unread_segment(Segment& seg, std::vector<raft::Entry>* entries);
   void reload_last_term();
 
   RaftLogOptions options_;

@@ -162,6 +162,16 @@ std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options
   lo.fsync_mode = options.fsync_mode;
   lo.repair = repair;
   lo.fault_hook = options.fault_hook;
+  // Segments wholly below the newest snapshot are not read (only checked
+  // and then deleted below), so a restart before compaction caught up does
+  // not read the whole covered log. By name only: if that snapshot turns
+  // out unreadable, open() refuses below (repair disables the skip).
+  for (const std::string& name : list_dir(dir)) {
+    Index index = 0;
+    Term term = 0;
+    if (parse_snapshot_file_name(name, &index, &term))
+      lo.skip_below = std::max(lo.skip_below, index);
+  }
   LogRecovery rec;
   s->log_ = RaftLog::open(lo, &rec);
   info.warnings = rec.warnings;
@@ -228,6 +238,9 @@ std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options
   const Index si = meta.index;
   const Index lf = rec.first_index;
   const Index ll = rec.last_index;
+  // Term of stored entry i; requires i in the read part of the log (every
+  // unread segment ends below the snapshot index, so si and si+1 are read).
+  auto stored_term = [&rec](Index i) { return rec.entries[i - rec.entries.front().index].term; };
   std::string discard_reason;
   if (!s->log_->empty()) {
     if (lf > si + 1) {
@@ -242,17 +255,17 @@ std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options
     } else if (ll < si) {
       discard_reason = "raft log " + std::to_string(lf) + ".." + std::to_string(ll) +
                        " ends before snapshot " + std::to_string(si) + ", which supersedes it";
-    } else if (si >= lf && rec.entries[si - lf].term != meta.term) {
+    } else if (si >= lf && stored_term(si) != meta.term) {
       discard_reason = "raft log holds index " + std::to_string(si) + " with term " +
-                       std::to_string(rec.entries[si - lf].term) + " but snapshot " +
-                       std::to_string(si) + " has term " + std::to_string(meta.term) +
+                       std::to_string(stored_term(si)) + " but snapshot " + std::to_string(si) +
+                       " has term " + std::to_string(meta.term) +
                        ": no stored entry continues the snapshot";
-    } else if (ll > si && rec.entries[si + 1 - lf].term < meta.term) {
+    } else if (ll > si && stored_term(si + 1) < meta.term) {
       // Terms never decrease along a log, so an entry after the snapshot
       // with a lower term belongs to another history (a prefix drop that a
       // crash left half done, say) and cannot continue it.
       discard_reason = "raft log entry " + std::to_string(si + 1) + " has term " +
-                       std::to_string(rec.entries[si + 1 - lf].term) + ", below snapshot " +
+                       std::to_string(stored_term(si + 1)) + ", below snapshot " +
                        std::to_string(si) + "'s term " + std::to_string(meta.term) +
                        ": it cannot continue the snapshot";
     }
@@ -268,6 +281,11 @@ std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options
       s->mirror_.push_back(std::move(e));
       s->mirror_bytes_ += mirror_entry_bytes(s->mirror_.back());
     }
+    // The unread segments hold only entries below the snapshot: what the
+    // compaction after it would have dropped. The first batch drops them,
+    // once the caller has loaded (and so verified) the snapshot.
+    if (rec.skipped_segments > 0) s->pending_compact_ = si - 1;
+    info.segments_skipped = rec.skipped_segments;
   }
   rec.entries.clear();
   s->snap_meta_ = meta;
@@ -425,6 +443,13 @@ RaftStorage::Batch RaftStorage::prepare_batch(const raft::Ready& rd,
       }
     }
   }
+  b.compact_up_to = std::exchange(pending_compact_, 0);
+  b.snapshot_floor = std::exchange(pending_floor_, 0);
+  return b;
+}
+
+RaftStorage::Batch RaftStorage::prepare_compaction() {
+  Batch b;
   b.compact_up_to = std::exchange(pending_compact_, 0);
   b.snapshot_floor = std::exchange(pending_floor_, 0);
   return b;

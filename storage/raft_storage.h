@@ -135,6 +135,10 @@ struct RecoveryInfo {
   uint64_t entry_bytes = 0;  // payload bytes
   raft::Index first_index = 0;
   raft::Index last_index = 0;
+  // Log segments wholly below the snapshot that open() did not read (a
+  // crash came before the compaction after the snapshot); the first batch
+  // (prepare() or prepare_compaction()) deletes them.
+  uint64_t segments_skipped = 0;
   // Wall time open() took, in microseconds.
   uint64_t micros = 0;
 };
@@ -196,7 +200,9 @@ class RaftStorage final : public raft::Storage {
   // naming the file, never a silent fall back), loads the hard state and the
   // log, and reconciles the log with the snapshot:
   //   * entries at or below the snapshot index are not loaded (they stay in
-  //     partly covered segments until a later compaction);
+  //     partly covered segments until a later compaction); segments wholly
+  //     below it are not even read (RaftLogOptions::skip_below) and are
+  //     deleted by the first batch;
   //   * if the log ends before the snapshot index, holds the snapshot index
   //     with another term, or holds an entry after it with a lower term than
   //     the snapshot's, no stored entry can continue the snapshot
@@ -248,6 +254,15 @@ class RaftStorage final : public raft::Storage {
   // (the hot path: the host reads nothing of rd.entries afterwards, and
   // raft::Node::advance does not need them).
   Batch prepare_taking_entries(raft::Ready& rd);
+
+  // Loop thread: true while install_local_snapshot() has left on-disk work
+  // (log compaction, removal of older snapshot files) that no batch carried.
+  bool compaction_pending() const { return pending_compact_ > 0 || pending_floor_ > 0; }
+  // Loop thread: a Batch carrying only that pending work, for a driver that
+  // has no Ready to persist (a node idle after a snapshot), so disk space is
+  // freed without waiting for the next write. persist() and publish() as
+  // for prepare()'s batches, one batch at a time.
+  Batch prepare_compaction();
 
   // Disk thread: does every file operation of `batch`, in this order:
   //   1. snapshot chunks written into the incoming file (not synced: open()

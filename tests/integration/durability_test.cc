@@ -13,19 +13,12 @@
 #include "tests/support/redis_client.h"
 #include "tests/support/test_support.h"
 
+using kvraft::test::info_field;
 using kvraft::test::RedisConnection;
 using kvraft::test::Reply;
 using kvraft::test::ServerProcess;
 
 namespace {
-
-std::string info_field(RedisConnection& c, const std::string& section, const std::string& name) {
-  std::string info = c.run({"INFO", section});
-  size_t pos = info.find("\r\n" + name + ":");
-  if (pos == std::string::npos) return {};
-  pos += name.size() + 3;
-  return info.substr(pos, info.find("\r\n", pos) - pos);
-}
 
 std::vector<std::string> snapshot_files(const std::string& dir) {
   std::vector<std::string> out;

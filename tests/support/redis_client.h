@@ -133,6 +133,16 @@ class RedisConnection {
   redisContext* ctx_ = nullptr;
 };
 
+// The value of `name` in INFO `section` ("" if absent).
+inline std::string info_field(RedisConnection& c, const std::string& section,
+                              const std::string& name) {
+  std::string info = c.run({"INFO", section});
+  size_t pos = info.find("\r\n" + name + ":");
+  if (pos == std::string::npos) return {};
+  pos += name.size() + 3;
+  return info.substr(pos, info.find("\r\n", pos) - pos);
+}
+
 // Sends `bytes` on a fresh connection and returns everything the server
 // sends back until it closes the connection or `quiet` passes with no data.
 inline std::string raw_exchange(int port, const std::string& bytes,

@@ -973,3 +973,77 @@ TEST_CASE("benchmark: appends per second with one fdatasync per batch" *
                 dir.path().c_str());
   }
 }
+
+TEST_CASE("skip_below leaves covered segments unread until drop_prefix deletes them") {
+  kvraft::test::TempDir dir;
+  RaftLogOptions o = options_for(dir, 120);
+  std::vector<Entry> all = build_log(o, {3, 3, 3, 3, 3});  // [1,3] [4,6] [7,9] [10,12] [13,15]
+  // Damage a record in the middle of the second segment: reading it would
+  // be an error, so opening proves it was not read.
+  const std::string second = dir.path() + "/" + segment_files(dir.path())[1];
+  std::string bytes = slurp(second);
+  bytes[kHeader + 30] = static_cast<char>(bytes[kHeader + 30] ^ 0x40);
+  write_raw(second, bytes);
+  {
+    LogRecovery rec;
+    CHECK_THROWS_AS(open_log(o, &rec), IoError);
+  }
+  o.skip_below = 8;  // a snapshot at 8: [1,3] and [4,6] are covered, [7,9] is not
+  LogRecovery rec;
+  auto log = open_log(o, &rec);
+  CHECK(rec.skipped_segments == 2);
+  CHECK(rec.first_index == 1);
+  CHECK(rec.last_index == 15);
+  CHECK(rec.entries == std::vector<Entry>(all.begin() + 6, all.end()));
+  CHECK(log->first_index() == 1);
+  CHECK(log->last_index() == 15);
+  CHECK(log->last_term() == all.back().term);
+  CHECK_THROWS_AS(log->read(4, 8), std::logic_error);
+  CHECK_THROWS_AS(log->truncate_suffix(5), std::logic_error);
+  CHECK_THROWS_AS(log->truncate_suffix(7), std::logic_error);  // would leave [4,6] last
+  CHECK(log->read(7, 9) == std::vector<Entry>(all.begin() + 6, all.begin() + 9));
+  log->truncate_suffix(11);  // inside a read segment: fine
+  CHECK(log->last_index() == 10);
+  CHECK(log->drop_prefix(7) == 2);
+  CHECK(log->first_index() == 7);
+  log->append(make_entries(11, 2, all.back().term));
+  log->sync();
+  log.reset();
+  LogRecovery r2;
+  o.skip_below = 0;
+  auto reopened = open_log(o, &r2);
+  CHECK(r2.skipped_segments == 0);
+  CHECK(r2.first_index == 7);
+  CHECK(r2.last_index == 12);
+}
+
+TEST_CASE("skip_below reads an unread segment after all when the torn last one is removed") {
+  kvraft::test::TempDir dir;
+  RaftLogOptions o = options_for(dir, 120);
+  std::vector<Entry> all = build_log(o, {3, 3});  // [1,3] [4,6]
+  // A torn creation of the next segment: keep only its header.
+  {
+    LogRecovery rec;
+    auto log = open_log(o, &rec);
+    log->append(make_entries(7, 3, all.back().term));
+    log->sync();
+  }
+  const std::string seg3 = dir.path() + "/" + segment_files(dir.path())[2];
+  write_raw(seg3, slurp(seg3).substr(0, kHeader));
+  o.skip_below = 7;  // [1,3] and [4,6] are below it
+  LogRecovery rec;
+  auto log = open_log(o, &rec);
+  REQUIRE(rec.torn_tail.has_value());
+  CHECK(rec.skipped_segments == 1);  // [4,6] had to be read after all
+  CHECK(log->last_index() == 6);
+  CHECK(log->last_term() == all.back().term);
+  CHECK(rec.entries == std::vector<Entry>(all.begin() + 3, all.end()));
+  log->append(make_entries(7, 2, all.back().term));
+  log->sync();
+  log.reset();
+  LogRecovery r2;
+  o.skip_below = 0;
+  auto reopened = open_log(o, &r2);
+  CHECK(r2.last_index == 8);
+  CHECK(r2.entries.size() == 8);
+}

@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -38,6 +40,7 @@ using kvraft::raft::Term;
 using kvraft::storage::IoError;
 using kvraft::storage::IoFault;
 using kvraft::storage::IoOp;
+using kvraft::storage::RaftLog;
 using kvraft::storage::RaftStorage;
 using kvraft::storage::RaftStorageOptions;
 using kvraft::storage::RdbSnapshotInfo;
@@ -1166,4 +1169,61 @@ TEST_CASE("persist on a disk thread while the loop thread reads and installs loc
   s.reset();
   auto r = open_storage(opts);
   check_consistent(*r);
+}
+
+TEST_CASE("a restart before compaction skips the covered segments; the next batch deletes them") {
+  kvraft::test::TempDir dir;
+  RaftStorageOptions opts = options_for(dir.path(), /*keep=*/5);
+  SnapshotMeta meta{60, 2, ConfState{{1, 2, 3}, {}}};
+  size_t segments_before = 0;
+  {
+    auto s = open_storage(opts);
+    append_in_batches(*s, 1, 40, 1, HardState{1, 1, 40});
+    append_in_batches(*s, 41, 80, 2, HardState{2, 1, 70});
+    segments_before = count_files(dir.path(), "log-");
+    REQUIRE(segments_before > 4);
+    write_local_snapshot(*s, meta, 10);
+    CHECK(s->install_local_snapshot(meta));
+    CHECK(s->compaction_pending());
+    // A crash now: the compaction never reached the disk.
+  }
+  // Damage the first segment: reading it would refuse to open.
+  std::vector<std::string> segs;
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    if (e.path().filename().string().rfind("log-", 0) == 0) segs.push_back(e.path().string());
+  std::sort(segs.begin(), segs.end());
+  {
+    std::string bytes = kvraft::test::read_file(segs[0]);
+    bytes[RaftLog::kSegmentHeaderSize + 30] ^= 0x20;
+    std::FILE* f = std::fopen(segs[0].c_str(), "r+b");
+    REQUIRE(f != nullptr);
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+  }
+  RecoveryInfo info;
+  auto s = open_storage(opts, &info);
+  CHECK(info.segments_skipped > 0);
+  CHECK(info.segments_skipped < segments_before);
+  CHECK(s->snapshot_meta() == meta);
+  CHECK(s->first_index() == 61);
+  CHECK(s->last_index() == 80);
+  CHECK(s->entries(61, 81, UINT64_MAX) == make_entries(61, 80, 2));
+  CHECK(count_files(dir.path(), "log-") == segments_before);
+  // No Ready needed: the driver's idle compaction batch deletes them.
+  REQUIRE(s->compaction_pending());
+  auto b = s->prepare_compaction();
+  CHECK(b.compact_up_to == 59);
+  CHECK(b.entries.empty());
+  s->persist(b);
+  s->publish(b);
+  CHECK(!s->compaction_pending());
+  CHECK(!fs::exists(segs[0]));
+  CHECK(count_files(dir.path(), "log-") <= segments_before - info.segments_skipped);
+  run(*s, append_ready(make_entries(81, 85, 2), HardState{2, 1, 80}));
+  s.reset();
+  RecoveryInfo again;
+  auto reopened = open_storage(opts, &again);
+  CHECK(again.segments_skipped == 0);
+  CHECK(reopened->last_index() == 85);
+  check_consistent(*reopened);
 }
