@@ -395,9 +395,9 @@ std::string Replication::leader_client_address() const {
   return {};
 }
 
-std::string Replication::encode_record(int db, const std::vector<std::string_view>& argv) {
+std::string Replication::encode_record(int db, std::span<const std::string_view> argv) {
   std::string out;
-  encode_write_record(server_.next_write_time_ms(), static_cast<uint32_t>(db), {argv}, &out);
+  encode_write_record(server_.next_write_time_ms(), static_cast<uint32_t>(db), argv, &out);
   return out;
 }
 
@@ -420,7 +420,7 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
     client.reply_in_order([](resp::ReplyWriter& w) { w.error(kErrOom); });
     return;
   }
-  raft::ProposeResult r = node_->propose(encode_record(client.db, {argv.begin(), argv.end()}));
+  raft::ProposeResult r = node_->propose(encode_record(client.db, argv));
   if (r.status == raft::Status::kOk) {
     uint64_t slot = client.reserve_reply();
     waiters_[r.index] = {client.id(), slot, r.term, client.reply.protocol(), unix_time_ms()};
@@ -766,9 +766,10 @@ void Replication::apply_entry(const raft::Entry& e) {
     if (waiter) answer(waiter->client_id, waiter->slot, "+OK\r\n");
     return;
   }
-  std::optional<WriteRecord> rec = decode_write_record(e.data);
+  WriteRecord* rec = &apply_record_;
+  const bool decoded = decode_write_record_into(e.data, rec);
   resp::ReplyWriter reply(waiter ? waiter->protocol : 2);
-  if (!rec) {
+  if (!decoded) {
     // Checksummed on disk and on the wire, so this is a bug or a version
     // skew; every replica skips it the same way.
     KV_LOG_WARNING("Raft: entry %llu (term %llu) is not a valid write record; skipped",

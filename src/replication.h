@@ -37,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,6 +47,7 @@
 #include "src/command.h"
 #include "src/membership.h"
 #include "src/snapshot.h"
+#include "src/write_record.h"
 #include "storage/raft_storage.h"
 
 namespace kvraft {
@@ -241,7 +243,10 @@ class Replication {
   void update_transport_peers();
   bool import_initial_rdb(const std::vector<raft::NodeId>& voters, std::string* error);
   void follower_route(Client& client, const CommandSpec& spec, const resp::Argv& argv);
-  std::string encode_record(int db, const std::vector<std::string_view>& argv);
+  std::string encode_record(int db, std::span<const std::string_view> argv);
+  // apply_entry's decoded record, reused from entry to entry so applying
+  // allocates nothing for it (its views point into the entry being applied).
+  WriteRecord apply_record_;
   storage::RdbSnapshotInfo snapshot_info_at_applied() const;
 
   // Membership plumbing (src/replication_membership.cc).

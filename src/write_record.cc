@@ -8,21 +8,6 @@ namespace kvraft {
 namespace {
 constexpr uint8_t kVersion = 1;
 
-void put_u32(std::string* out, uint32_t v) {
-  char b[4];
-  for (int i = 0; i < 4; ++i)
-    b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  out->append(b, 4);
-}
-
-void put_i64(std::string* out, int64_t v) {
-  uint64_t u = static_cast<uint64_t>(v);
-  char b[8];
-  for (int i = 0; i < 8; ++i)
-    b[i] = static_cast<char>((u >> (8 * i)) & 0xff);
-  out->append(b, 8);
-}
-
 class Reader {
  public:
   explicit Reader(std::string_view b) : b_(b) {}
@@ -62,51 +47,92 @@ class Reader {
 };
 }  // namespace
 
+namespace {
+// Encoded size of one command's argc and arguments.
+size_t command_size(std::span<const std::string_view> argv) {
+  size_t size = 4;
+  for (auto a : argv)
+    size += 4 + a.size();
+  return size;
+}
+
+char* store_u32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i)
+    p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  return p + 4;
+}
+
+// Writes one command at p (command_size(argv) bytes); returns the end.
+char* store_command(char* p, std::span<const std::string_view> argv) {
+  p = store_u32(p, static_cast<uint32_t>(argv.size()));
+  for (auto a : argv) {
+    p = store_u32(p, static_cast<uint32_t>(a.size()));
+    if (!a.empty()) std::memcpy(p, a.data(), a.size());
+    p += a.size();
+  }
+  return p;
+}
+
+// Appends the record header and returns where the commands go, having grown
+// *out by `header + body` bytes.
+char* start_record(int64_t time_ms, uint32_t db, uint32_t ncommands, size_t body,
+                   std::string* out) {
+  const size_t at = out->size();
+  out->resize(at + 1 + 8 + 4 + 4 + body);
+  char* p = out->data() + at;
+  *p++ = static_cast<char>(kVersion);
+  const uint64_t u = static_cast<uint64_t>(time_ms);
+  for (int i = 0; i < 8; ++i)
+    p[i] = static_cast<char>((u >> (8 * i)) & 0xff);
+  p += 8;
+  p = store_u32(p, db);
+  return store_u32(p, ncommands);
+}
+}  // namespace
+
 void encode_write_record(int64_t time_ms, uint32_t db,
                          const std::vector<std::vector<std::string_view>>& commands,
                          std::string* out) {
-  size_t size = 1 + 8 + 4 + 4;
-  for (const auto& argv : commands) {
-    size += 4;
-    for (auto a : argv)
-      size += 4 + a.size();
-  }
-  out->reserve(out->size() + size);
-  out->push_back(static_cast<char>(kVersion));
-  put_i64(out, time_ms);
-  put_u32(out, db);
-  put_u32(out, static_cast<uint32_t>(commands.size()));
-  for (const auto& argv : commands) {
-    put_u32(out, static_cast<uint32_t>(argv.size()));
-    for (auto a : argv) {
-      put_u32(out, static_cast<uint32_t>(a.size()));
-      out->append(a);
-    }
-  }
+  size_t body = 0;
+  for (const auto& argv : commands)
+    body += command_size(argv);
+  char* p = start_record(time_ms, db, static_cast<uint32_t>(commands.size()), body, out);
+  for (const auto& argv : commands)
+    p = store_command(p, argv);
+}
+
+void encode_write_record(int64_t time_ms, uint32_t db, std::span<const std::string_view> argv,
+                         std::string* out) {
+  char* p = start_record(time_ms, db, 1, command_size(argv), out);
+  store_command(p, argv);
 }
 
 std::optional<WriteRecord> decode_write_record(std::string_view bytes) {
+  WriteRecord rec;
+  if (!decode_write_record_into(bytes, &rec)) return std::nullopt;
+  return rec;
+}
+
+bool decode_write_record_into(std::string_view bytes, WriteRecord* rec) {
   Reader r(bytes);
   uint8_t version;
-  WriteRecord rec;
   uint32_t ncommands;
-  if (!r.u8(&version) || version != kVersion || !r.i64(&rec.time_ms) || !r.u32(&rec.db) ||
+  if (!r.u8(&version) || version != kVersion || !r.i64(&rec->time_ms) || !r.u32(&rec->db) ||
       !r.u32(&ncommands))
-    return std::nullopt;
+    return false;
   // Every command needs at least its 4-byte argc: bound counts by what remains.
-  if (ncommands == 0 || ncommands > r.remaining() / 4) return std::nullopt;
-  rec.commands.resize(ncommands);
-  for (auto& argv : rec.commands) {
+  if (ncommands == 0 || ncommands > r.remaining() / 4) return false;
+  rec->commands.resize(ncommands);  // keeps the inner vectors' capacity
+  for (auto& argv : rec->commands) {
     uint32_t argc;
-    if (!r.u32(&argc) || argc == 0 || argc > r.remaining() / 4) return std::nullopt;
+    if (!r.u32(&argc) || argc == 0 || argc > r.remaining() / 4) return false;
     argv.resize(argc);
     for (auto& a : argv) {
       uint32_t len;
-      if (!r.u32(&len) || !r.bytes(len, &a)) return std::nullopt;
+      if (!r.u32(&len) || !r.bytes(len, &a)) return false;
     }
   }
-  if (r.remaining() != 0) return std::nullopt;
-  return rec;
+  return r.remaining() == 0;
 }
 
 }  // namespace kvraft

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,9 +37,18 @@ void encode_write_record(int64_t time_ms, uint32_t db,
                          const std::vector<std::vector<std::string_view>>& commands,
                          std::string* out);
 
+// The same for a record of exactly one command, encoded straight from the
+// request's argv (the hot path of every client write: one allocation).
+void encode_write_record(int64_t time_ms, uint32_t db, std::span<const std::string_view> argv,
+                         std::string* out);
+
 // Decodes a record; the views point into `bytes`, which must outlive the
 // result. nullopt on any malformation (wrong version, truncated, counts
 // larger than the bytes that remain) — a record is never trusted blindly.
 std::optional<WriteRecord> decode_write_record(std::string_view bytes);
+// The same into *rec, reusing its vectors' capacity (the apply loop keeps
+// one WriteRecord for every entry). False on malformation; *rec is then
+// unspecified.
+bool decode_write_record_into(std::string_view bytes, WriteRecord* rec);
 
 }  // namespace kvraft
