@@ -254,6 +254,8 @@ bool Replication::start(std::string* error) {
   proxy_ = std::make_unique<LeaderProxy>(
       server_.loop(), config_,
       [this](uint64_t client, uint64_t slot, std::string_view b) { answer(client, slot, b); });
+  for (const auto& p : peers_)
+    if (p.id == self_id_ && peers_.size() > 1) proxy_->set_source_host(p.host);
 
   uv_timer_init(server_.loop(), &tick_timer_);
   uv_timer_start(&tick_timer_, on_tick, static_cast<uint64_t>(tick_ms_),
