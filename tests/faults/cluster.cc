@@ -116,12 +116,19 @@ std::string FaultCluster::log_path(int i) const {
 void FaultCluster::start(int i, std::chrono::milliseconds timeout) {
   Node& n = nodes_[idx(i)];
   if (n.pid > 0) return;
-  std::vector<std::string> argv = {server_,      "--bind",          n.address,
-                                   "--port",     std::to_string(n.client_port),
-                                   "--dir",      n.dir,
-                                   "--node-id",  std::to_string(i + 1),
-                                   "--raft-port", std::to_string(n.raft_port),
-                                   "--cluster-peers", peers_};
+  std::vector<std::string> argv = {server_,
+                                   "--bind",
+                                   n.address,
+                                   "--port",
+                                   std::to_string(n.client_port),
+                                   "--dir",
+                                   n.dir,
+                                   "--node-id",
+                                   std::to_string(i + 1),
+                                   "--raft-port",
+                                   std::to_string(n.raft_port),
+                                   "--cluster-peers",
+                                   peers_};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   const std::string log = log_path(i);
   const pid_t parent = getpid();

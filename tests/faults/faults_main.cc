@@ -94,15 +94,24 @@ Options parse_options(int argc, char** argv) {
       if (v.empty() || *end != '\0' || n < lo || n > hi) usage("bad value for " + a + ": " + v);
       return n;
     };
-    if (a == "--seed") o.seed = static_cast<uint64_t>(number(0, INT64_MAX));
-    else if (a == "--seconds") o.seconds = static_cast<int>(number(1, 86400));
-    else if (a == "--nodes") o.nodes = static_cast<int>(number(3, 5));
-    else if (a == "--clients") o.clients = static_cast<int>(number(1, 64));
-    else if (a == "--dir") o.dir = value();
-    else if (a == "--server") o.server = value();
-    else if (a == "--keep") o.keep = true;
-    else if (a == "--no-partitions") o.partitions = false;
-    else usage("unknown option " + a);
+    if (a == "--seed")
+      o.seed = static_cast<uint64_t>(number(0, INT64_MAX));
+    else if (a == "--seconds")
+      o.seconds = static_cast<int>(number(1, 86400));
+    else if (a == "--nodes")
+      o.nodes = static_cast<int>(number(3, 5));
+    else if (a == "--clients")
+      o.clients = static_cast<int>(number(1, 64));
+    else if (a == "--dir")
+      o.dir = value();
+    else if (a == "--server")
+      o.server = value();
+    else if (a == "--keep")
+      o.keep = true;
+    else if (a == "--no-partitions")
+      o.partitions = false;
+    else
+      usage("unknown option " + a);
   }
   if (o.nodes != 3 && o.nodes != 5) usage("--nodes must be 3 or 5");
   return o;
@@ -148,7 +157,8 @@ std::string check_replicas(FaultCluster& cluster, std::chrono::seconds timeout, 
     uint64_t commit = 0;
     for (int i = 0; i < cluster.size() && settled; ++i) {
       NodeInfo ni = cluster.info(i, 2000ms);
-      if (!ni.answered || ni.applied_index != ni.commit_index || (i > 0 && ni.commit_index != commit)) {
+      if (!ni.answered || ni.applied_index != ni.commit_index ||
+          (i > 0 && ni.commit_index != commit)) {
         settled = false;
         last = "node " + std::to_string(i + 1) +
                (ni.answered ? " at commit " + std::to_string(ni.commit_index) + " applied " +
@@ -221,7 +231,8 @@ std::vector<std::string> check_ack_writes(FaultCluster& cluster,
       if (w.outcome == Outcome::kFailed && present)
         problems.push_back("write " + w.key + " refused as not applied was applied: reads " + got);
       if (w.outcome == Outcome::kUnknown && present && got != w.value)
-        problems.push_back("write " + w.key + " reads " + got + ", expected " + w.value + " or nil");
+        problems.push_back("write " + w.key + " reads " + got + ", expected " + w.value +
+                           " or nil");
     }
   }
   return problems;
@@ -231,8 +242,8 @@ void write_history(const std::string& path, const Options& o, const std::vector<
                    const Workload& workload, const Nemesis& nemesis) {
   std::ofstream out(path);
   out << lincheck::kKvraftHistoryHeader << "\n";
-  out << "# kvraft-faults seed " << o.seed << ", " << o.seconds << " s, " << o.nodes
-      << " nodes, " << o.clients << " clients; times in microseconds\n";
+  out << "# kvraft-faults seed " << o.seed << ", " << o.seconds << " s, " << o.nodes << " nodes, "
+      << o.clients << " clients; times in microseconds\n";
   for (const std::string& e : nemesis.events())
     out << e << "\n";
   for (const std::string& f : workload.failed_lines())
@@ -273,8 +284,7 @@ int run(const Options& o, const std::string& tag) {
     firewall = std::make_unique<Firewall>(tag);
   } else {
     std::cout << "faults: " << head << ": partitions SKIPPED ("
-              << (o.partitions ? why : "--no-partitions")
-              << "); kill and pause faults still run\n";
+              << (o.partitions ? why : "--no-partitions") << "); kill and pause faults still run\n";
   }
 
   int status = 0;
@@ -348,9 +358,9 @@ int run(const Options& o, const std::string& tag) {
     copts.budget = 120s;
     const auto t0 = std::chrono::steady_clock::now();
     lincheck::CheckResult result = lincheck::check(h, copts);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     switch (result.verdict) {
       case lincheck::Verdict::kLinearizable:
         verdict = "linearizable";

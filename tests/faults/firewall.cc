@@ -68,7 +68,8 @@ void Firewall::drop(const std::string& from, const std::string& to) {
   int rc = run_program({"iptables", "-w", "-I", "INPUT", "-s", from, "-d", to, "-m", "comment",
                         "--comment", comment_, "-j", "DROP"},
                        &out);
-  if (rc != 0) throw std::runtime_error("iptables refused a rule " + from + " -> " + to + ": " + out);
+  if (rc != 0)
+    throw std::runtime_error("iptables refused a rule " + from + " -> " + to + ": " + out);
   active_++;
 }
 

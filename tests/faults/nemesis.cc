@@ -12,7 +12,8 @@ Nemesis::Nemesis(FaultCluster& cluster, Firewall* firewall, uint64_t seed)
     : cluster_(cluster), firewall_(firewall), rng_(seed) {}
 
 std::chrono::milliseconds Nemesis::between(int lo_ms, int hi_ms) {
-  return std::chrono::milliseconds(lo_ms + static_cast<int>(rng_() % static_cast<uint64_t>(hi_ms - lo_ms + 1)));
+  return std::chrono::milliseconds(
+      lo_ms + static_cast<int>(rng_() % static_cast<uint64_t>(hi_ms - lo_ms + 1)));
 }
 
 void Nemesis::event(const std::string& what) {
@@ -63,8 +64,8 @@ void Nemesis::run(std::chrono::steady_clock::time_point until,
                   const std::atomic<bool>& interrupted) {
   std::vector<std::string> kinds = {"kill-leader", "kill-random", "pause-leader", "pause-random"};
   if (firewall_) {
-    for (const char* k : {"partition-isolate", "partition-split", "partition-oneway",
-                          "partition-bridge"})
+    for (const char* k :
+         {"partition-isolate", "partition-split", "partition-oneway", "partition-bridge"})
       kinds.push_back(k);
   }
   const int n = cluster_.size();

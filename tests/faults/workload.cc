@@ -3,6 +3,8 @@
 
 #include <random>
 
+#include "tests/linearizability/history.h"
+
 namespace kvraft::faults {
 
 namespace {
@@ -39,8 +41,9 @@ Request random_request(std::mt19937_64& rng, int client, uint64_t counter) {
                                            : "s" + std::to_string(rng() % kStringKeys));
   r.input.key = key;
   // Values are unique per operation, so a read names the write it saw.
-  const std::string value = numeric ? std::to_string(client * 1000000 + counter)
-                                    : "c" + std::to_string(client) + "." + std::to_string(counter) + ";";
+  const std::string value =
+      numeric ? std::to_string(client * 1000000 + counter)
+              : "c" + std::to_string(client) + "." + std::to_string(counter) + ";";
   const unsigned roll = static_cast<unsigned>(rng() % 100);
   if (roll < 35) {
     r.input.kind = Kind::kGet;
@@ -131,9 +134,8 @@ void Workload::start() {
   for (size_t i = 0; i < clients_.size(); ++i) {
     Client* c = clients_[i].get();
     const bool acker = i + 1 == clients_.size();
-    c->thread = std::thread([this, c, s = seeds[i], acker] {
-      acker ? run_ack_writer(*c, s) : run_client(*c, s);
-    });
+    c->thread = std::thread(
+        [this, c, s = seeds[i], acker] { acker ? run_ack_writer(*c, s) : run_client(*c, s); });
   }
 }
 
@@ -143,18 +145,20 @@ void Workload::stop() {
     if (c->thread.joinable()) c->thread.join();
 }
 
+bool Workload::ensure_connected(Connection& conn, std::mt19937_64& rng) {
+  if (conn.ok()) return true;
+  conn = connect_random(nodes_, rng, op_timeout_);
+  if (conn.ok()) return true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // refused: the node is down
+  return false;
+}
+
 void Workload::run_client(Client& c, uint64_t seed) {
   std::mt19937_64 rng(seed);
   Connection conn;
   uint64_t counter = 0;
   while (!stop_) {
-    if (!conn.ok()) {
-      conn = connect_random(nodes_, rng, op_timeout_);
-      if (!conn.ok()) {  // nothing was sent: no operation
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        continue;
-      }
-    }
+    if (!ensure_connected(conn, rng)) continue;  // nothing was sent: no operation
     Request req = random_request(rng, c.id, ++counter);
     KvOp op;
     op.client = "c" + std::to_string(c.id);
@@ -174,7 +178,8 @@ void Workload::run_client(Client& c, uint64_t seed) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));  // no leader: do not spin
       continue;
     }
-    if (reply && reply->type != REDIS_REPLY_ERROR && read_result(op.input.kind, reply.get(), &op.output)) {
+    if (reply && reply->type != REDIS_REPLY_ERROR &&
+        read_result(op.input.kind, reply.get(), &op.output)) {
       c.stats.ok++;
     } else {
       // No reply, an error, or a reply we cannot interpret: it may have run.
@@ -182,8 +187,10 @@ void Workload::run_client(Client& c, uint64_t seed) {
       op.output = {};
       op.output.unknown = true;
       op.ret = lincheck::kPendingForever;
-      if (!reply) conn.close();  // timed out or lost: a late reply must not be read as the next
-      else conn = connect_random(nodes_, rng, op_timeout_);  // try another node
+      if (!reply)
+        conn.close();  // timed out or lost: a late reply must not be read as the next
+      else
+        conn = connect_random(nodes_, rng, op_timeout_);  // try another node
     }
     c.ops.push_back(std::move(op));
   }
@@ -194,20 +201,15 @@ void Workload::run_ack_writer(Client& c, uint64_t seed) {
   Connection conn;
   uint64_t n = 0;
   while (!stop_) {
-    if (!conn.ok()) {
-      conn = connect_random(nodes_, rng, op_timeout_);
-      if (!conn.ok()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        continue;
-      }
-    }
-    AckWrite w{"ack:" + std::to_string(++n), "v" + std::to_string(n) + "." + std::to_string(seed % 1000),
-               Outcome::kUnknown};
+    if (!ensure_connected(conn, rng)) continue;  // nothing was sent: no operation
+    AckWrite w{"ack:" + std::to_string(++n),
+               "v" + std::to_string(n) + "." + std::to_string(seed % 1000), Outcome::kUnknown};
     auto reply = conn.command({"SET", w.key, w.value});
     c.stats.ops++;
     if (!reply) {
       conn.close();
-    } else if (reply->type == REDIS_REPLY_STATUS && std::string_view(reply->str, reply->len) == "OK") {
+    } else if (reply->type == REDIS_REPLY_STATUS &&
+               std::string_view(reply->str, reply->len) == "OK") {
       w.outcome = Outcome::kOk;
     } else if (reply->type == REDIS_REPLY_ERROR &&
                definitely_not_applied(std::string_view(reply->str, reply->len))) {
@@ -216,8 +218,9 @@ void Workload::run_ack_writer(Client& c, uint64_t seed) {
     } else {
       conn = connect_random(nodes_, rng, op_timeout_);
     }
-    (w.outcome == Outcome::kOk ? c.stats.ok
-                               : w.outcome == Outcome::kFailed ? c.stats.failed : c.stats.unknown)++;
+    (w.outcome == Outcome::kOk       ? c.stats.ok
+     : w.outcome == Outcome::kFailed ? c.stats.failed
+                                     : c.stats.unknown)++;
     c.acks.push_back(std::move(w));
   }
 }

@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,6 +96,9 @@ class Workload {
   };
   void run_client(Client& c, uint64_t seed);
   void run_ack_writer(Client& c, uint64_t seed);
+  // Connects `conn` to a random node unless it is usable; false (after a
+  // short pause) if that node refused.
+  bool ensure_connected(Connection& conn, std::mt19937_64& rng);
 
   std::vector<Endpoint> nodes_;
   std::chrono::milliseconds op_timeout_;
