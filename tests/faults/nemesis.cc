@@ -73,7 +73,11 @@ void Nemesis::run(std::chrono::steady_clock::time_point until,
     if (!hold(between(500, 2000), interrupted)) break;
     if (std::chrono::steady_clock::now() >= until) break;
     const std::string kind = kinds[rng_() % kinds.size()];
-    const auto duration = kind.starts_with("kill") ? between(500, 3000) : between(1000, 5000);
+    // A fault ends by the deadline at the latest (the run's length is a budget).
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    const auto duration =
+        std::min(left, kind.starts_with("kill") ? between(500, 3000) : between(1000, 5000));
     counts_[kind]++;
     std::vector<int> order(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i)
