@@ -3,6 +3,7 @@
 //
 //   kvraft-faults [--seed S] [--seconds T] [--nodes 3|5] [--clients K]
 //                 [--dir DIR] [--server PATH] [--keep] [--no-partitions]
+//                 [--read-consistency linearizable|lease]
 //
 // Starts the cluster (cluster.h), runs the clients (workload.h) and the
 // nemesis (nemesis.h) for T seconds, heals everything, and then checks:
@@ -69,12 +70,14 @@ struct Options {
   std::string server = KVRAFT_SERVER_BIN;
   bool keep = false;
   bool partitions = true;
+  std::string read_consistency = "linearizable";  // the servers' read-consistency
 };
 
 [[noreturn]] void usage(const std::string& error) {
   std::cerr << "kvraft-faults: " << error << "\n"
             << "usage: kvraft-faults [--seed S] [--seconds T] [--nodes 3|5] [--clients K]\n"
-            << "                     [--dir DIR] [--server PATH] [--keep] [--no-partitions]\n";
+            << "                     [--dir DIR] [--server PATH] [--keep] [--no-partitions]\n"
+            << "                     [--read-consistency linearizable|lease]\n";
   std::exit(2);
 }
 
@@ -110,10 +113,15 @@ Options parse_options(int argc, char** argv) {
       o.keep = true;
     else if (a == "--no-partitions")
       o.partitions = false;
+    else if (a == "--read-consistency")
+      o.read_consistency = value();
     else
       usage("unknown option " + a);
   }
   if (o.nodes != 3 && o.nodes != 5) usage("--nodes must be 3 or 5");
+  // The other modes (stale, log) do not promise linearizable reads.
+  if (o.read_consistency != "linearizable" && o.read_consistency != "lease")
+    usage("--read-consistency must be linearizable or lease");
   return o;
 }
 
@@ -297,7 +305,8 @@ int run(const Options& o, const std::string& tag) {
   std::string explanation;
   {
     FaultCluster cluster(o.nodes, prefix, dir, o.server,
-                         {"--snapshot-log-entries", "2000", "--loglevel", "verbose"});
+                         {"--snapshot-log-entries", "2000", "--loglevel", "verbose",
+                          "--read-consistency", o.read_consistency});
     for (int i = 0; i < cluster.size(); ++i)
       cluster.start(i);
     const auto start_deadline = std::chrono::steady_clock::now() + 30s;

@@ -62,7 +62,8 @@ void Nemesis::check_crashes() {
 
 void Nemesis::run(std::chrono::steady_clock::time_point until,
                   const std::atomic<bool>& interrupted) {
-  std::vector<std::string> kinds = {"kill-leader", "kill-random", "pause-leader", "pause-random"};
+  std::vector<std::string> kinds = {"kill-leader", "kill-random", "kill-all", "pause-leader",
+                                    "pause-random"};
   if (firewall_) {
     for (const char* k :
          {"partition-isolate", "partition-split", "partition-oneway", "partition-bridge"})
@@ -83,17 +84,22 @@ void Nemesis::run(std::chrono::steady_clock::time_point until,
     for (int i = 0; i < n; ++i)
       order[static_cast<size_t>(i)] = i;
     std::shuffle(order.begin(), order.end(), rng_);
-    if (kind.starts_with("kill")) {
+    if (kind == "kill-all") {
+      // Every node crashes at once: recovery from disk alone.
+      event("kill -9 every node");
+      for (int i = 0; i < n; ++i)
+        cluster_.kill(i);
+      hold(duration, interrupted);
+      event("restart every node");
+      for (int i = 0; i < n; ++i)
+        restart(i);
+    } else if (kind.starts_with("kill")) {
       const int victim = pick_node(kind == "kill-leader");
       event("kill -9 node " + std::to_string(victim + 1));
       cluster_.kill(victim);
       hold(duration, interrupted);
       event("restart node " + std::to_string(victim + 1));
-      try {
-        cluster_.start(victim);
-      } catch (const std::exception& e) {
-        problems_.push_back(std::string("restart failed: ") + e.what());
-      }
+      restart(victim);
     } else if (kind.starts_with("pause")) {
       const int victim = pick_node(kind == "pause-leader");
       event("SIGSTOP node " + std::to_string(victim + 1));
@@ -136,6 +142,14 @@ void Nemesis::run(std::chrono::steady_clock::time_point until,
   }
 }
 
+void Nemesis::restart(int i) {
+  try {
+    cluster_.start(i);
+  } catch (const std::exception& e) {
+    problems_.push_back(std::string("restart failed: ") + e.what());
+  }
+}
+
 void Nemesis::heal_all() {
   if (firewall_ && firewall_->active() > 0) {
     firewall_->heal();
@@ -149,11 +163,7 @@ void Nemesis::heal_all() {
     }
     if (!cluster_.running(i)) {
       event("restart node " + std::to_string(i + 1));
-      try {
-        cluster_.start(i);
-      } catch (const std::exception& e) {
-        problems_.push_back(std::string("restart failed: ") + e.what());
-      }
+      restart(i);
     }
   }
 }

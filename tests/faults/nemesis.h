@@ -4,6 +4,7 @@
 // One fault at a time: pick a kind, apply it, hold it for a random 1-5 s,
 // heal it, rest 0.5-2 s, repeat. Kinds (the counters use these names):
 //   kill-leader, kill-random    kill -9, down 0.5-3 s, restart
+//   kill-all                    every node at once, then all restart
 //   pause-leader, pause-random  SIGSTOP, then SIGCONT
 //   partition-isolate           one node (the leader half the time) cut off
 //   partition-split             a random minority cut off from the majority
@@ -56,6 +57,8 @@ class Nemesis {
   // Sleeps up to `d` in small steps; false if interrupted.
   bool hold(std::chrono::milliseconds d, const std::atomic<bool>& interrupted);
   void check_crashes();
+  // Starts node i again; a failure is recorded in problems().
+  void restart(int i);
   std::chrono::milliseconds between(int lo_ms, int hi_ms);
 
   FaultCluster& cluster_;
