@@ -414,7 +414,17 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
 
 bool Replication::propose_internal(int db, const std::vector<std::string_view>& argv) {
   if (!is_leader() || !failure_.empty()) return false;
-  return node_->propose(encode_record(db, argv)).status == raft::Status::kOk;
+  raft::ProposeResult r = node_->propose(encode_record(db, argv));
+  if (r.status != raft::Status::kOk) return false;
+  internal_index_ = r.index;
+  internal_term_ = r.term;
+  return true;
+}
+
+bool Replication::internal_proposal_pending() const {
+  // In a later term the entry was either applied already or dropped by a
+  // leader change: either way nothing of it is still on its way.
+  return node_ && internal_term_ == node_->term() && applied_ < internal_index_;
 }
 
 void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv& argv) {
