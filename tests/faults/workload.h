@@ -22,7 +22,10 @@
 //
 // One more client writes unique keys `ack:<n>` = `v<n>` one after another:
 // at the end every acknowledged one must read back, every failed one must be
-// absent (lost or phantom writes).
+// absent (lost or phantom writes). Between them it writes keys `ttl:<n>`
+// that expire within 0.1-3 s, so expiry runs during the faults (the final
+// replica comparison covers them). A quarter of the clients' SETs carry a
+// TTL of an hour, which the model can ignore.
 #pragma once
 
 #include <atomic>
