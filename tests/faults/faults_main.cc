@@ -335,7 +335,8 @@ int run(const Options& o, const std::string& tag) {
     stats = workload.stats();
     problems = nemesis.problems();
     if (g_interrupted) {
-      std::cout << "faults: " << head << ": interrupted; faults healed, run dir " << dir << "\n";
+      std::cout << "faults: " << head << " result=INTERRUPTED (faults healed; run directory " << dir
+                << ")\n";
       return 130;
     }
 
@@ -433,6 +434,7 @@ int main(int argc, char** argv) {
       std::cout.flush();
     }
     Firewall(tag).heal();
+    std::cout.flush();  // _exit does not flush, and stdout may be a file
     _exit(status);
   }
   // The guardian: forwards signals, waits, and removes the worker's rules
