@@ -2,7 +2,8 @@
 #
 #   kvraft-faults   program: one seeded run of clients + nemesis against a
 #                   real cluster of kvraft-server processes, then the checks
-# ctest (label "faults"): ten seeds of 30 s each, one test per seed, plus a
+# ctest (label "faults"): ten seeds of 30 s each, one test per seed; one
+# run against followers that serve stale reads, which must be caught; and a
 # cleanup fixture that removes any fault rule a killed run left behind.
 # Included at the end of the top-level CMakeLists.txt, after kvraft-server.
 if(NOT TARGET kvraft-server OR NOT TARGET kvraft_lincheck)
@@ -31,3 +32,11 @@ foreach(seed ${KVRAFT_FAULTS_SEEDS})
   set_tests_properties(faults/seed-${seed} PROPERTIES LABELS "faults" TIMEOUT 300
     RUN_SERIAL TRUE FIXTURES_REQUIRED faults)
 endforeach()
+
+# The harness must be able to fail: followers serving reads from their own
+# state (read-consistency stale) are not linearizable, and the run must say so.
+add_test(NAME faults/detects-stale-reads
+         COMMAND kvraft-faults --seed 1 --seconds 15 --read-consistency stale)
+set_tests_properties(faults/detects-stale-reads PROPERTIES LABELS "faults" TIMEOUT 300
+  RUN_SERIAL TRUE FIXTURES_REQUIRED faults
+  PASS_REGULAR_EXPRESSION "verdict=NOT-linearizable.*result=FAIL")
