@@ -293,7 +293,7 @@ int run(const Options& o, const std::string& tag) {
   if (o.partitions && Firewall::available(&why)) {
     firewall = std::make_unique<Firewall>(tag);
   } else {
-    std::cout << "faults: " << head << ": partitions SKIPPED ("
+    std::cout << "kvraft-faults: " << head << ": partitions SKIPPED ("
               << (o.partitions ? why : "--no-partitions") << "); kill and pause faults still run\n";
   }
 
@@ -398,8 +398,11 @@ int run(const Options& o, const std::string& tag) {
             << " unknown=" << stats.unknown << " faults=" << counts_text(counts)
             << " acked-writes=" << acked << " lost=" << lost << " replicas=" << replicas
             << " verdict=" << verdict << " result=" << (status == 0 ? "PASS" : "FAIL") << "\n";
-  for (const std::string& p : problems)
-    std::cout << "  problem: " << p << "\n";
+  constexpr size_t kShownProblems = 20;
+  for (size_t i = 0; i < problems.size() && i < kShownProblems; ++i)
+    std::cout << "  problem: " << problems[i] << "\n";
+  if (problems.size() > kShownProblems)
+    std::cout << "  ... and " << problems.size() - kShownProblems << " more problems\n";
   if (!explanation.empty()) std::cout << explanation << "\n";
   if (status == 0 && !o.keep && o.dir.empty()) {
     std::filesystem::remove_all(dir);
