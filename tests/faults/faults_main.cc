@@ -256,7 +256,7 @@ void write_history(const std::string& path, const Options& o, const std::vector<
       << o.clients << " clients; times in microseconds\n";
   for (const std::string& e : nemesis.events())
     out << e << "\n";
-  for (const std::string& f : workload.failed_lines())
+  for (const std::string& f : workload.notes())
     out << f << "\n";
   for (const KvOp& op : ops)
     out << lincheck::to_kvraft_line(op) << "\n";

@@ -176,8 +176,8 @@ void Workload::run_client(Client& c, uint64_t seed) {
       KvOp failed = op;
       failed.output.unknown = true;
       failed.ret = lincheck::kPendingForever;
-      c.failed.push_back("# failed: " + lincheck::to_kvraft_line(failed) + " (" +
-                         std::string(reply->str, std::min<size_t>(reply->len, 80)) + ")");
+      c.notes.push_back("# failed: " + lincheck::to_kvraft_line(failed) + " (" +
+                        std::string(reply->str, std::min<size_t>(reply->len, 80)) + ")");
       std::this_thread::sleep_for(std::chrono::milliseconds(20));  // no leader: do not spin
       continue;
     }
@@ -190,6 +190,13 @@ void Workload::run_client(Client& c, uint64_t seed) {
       op.output = {};
       op.output.unknown = true;
       op.ret = lincheck::kPendingForever;
+      // Why, for whoever reads the history of a failing run.
+      const std::string why = !reply ? "no reply: " + conn.error()
+                              : reply->type == REDIS_REPLY_ERROR
+                                  ? std::string(reply->str, std::min<size_t>(reply->len, 120))
+                                  : "unexpected reply type " + std::to_string(reply->type);
+      c.notes.push_back("# unknown: " + op.client + " @" + std::to_string(op.call) + " (" + why +
+                        ")");
       if (!reply)
         conn.close();  // timed out or lost: a late reply must not be read as the next
       else
@@ -244,10 +251,10 @@ std::vector<KvOp> Workload::history() const {
   return all;
 }
 
-std::vector<std::string> Workload::failed_lines() const {
+std::vector<std::string> Workload::notes() const {
   std::vector<std::string> all;
   for (const auto& c : clients_)
-    all.insert(all.end(), c->failed.begin(), c->failed.end());
+    all.insert(all.end(), c->notes.begin(), c->notes.end());
   return all;
 }
 

@@ -77,9 +77,11 @@ class Workload {
   void start();
   void stop();  // asks every client to finish its current operation and joins
 
-  // After stop(): the whole history, definite failures as comment lines.
+  // After stop(): the whole history (definite failures left out).
   std::vector<KvOp> history() const;
-  std::vector<std::string> failed_lines() const;
+  // Comment lines for the history file: each failed operation and the
+  // reason of each unknown outcome.
+  std::vector<std::string> notes() const;
   ClientStats stats() const;
 
   struct AckWrite {
@@ -93,7 +95,7 @@ class Workload {
     int id = 0;
     std::thread thread;
     std::vector<KvOp> ops;
-    std::vector<std::string> failed;
+    std::vector<std::string> notes;
     std::vector<AckWrite> acks;
     ClientStats stats;
   };
