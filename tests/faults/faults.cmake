@@ -36,7 +36,7 @@ endforeach()
 # The harness must be able to fail: followers serving reads from their own
 # state (read-consistency stale) are not linearizable, and the run must say so.
 add_test(NAME faults/detects-stale-reads
-         COMMAND kvraft-faults --seed 1 --seconds 15 --read-consistency stale)
+         COMMAND kvraft-faults --seed 1 --seconds 15 --read-consistency stale --discard)
 set_tests_properties(faults/detects-stale-reads PROPERTIES LABELS "faults" TIMEOUT 300
   RUN_SERIAL TRUE FIXTURES_REQUIRED faults
   PASS_REGULAR_EXPRESSION "verdict=NOT-linearizable.*result=FAIL")

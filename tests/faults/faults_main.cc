@@ -2,7 +2,7 @@
 // against a real cluster, judged at the end.
 //
 //   kvraft-faults [--seed S] [--seconds T] [--nodes 3|5] [--clients K]
-//                 [--dir DIR] [--server PATH] [--keep] [--no-partitions]
+//                 [--dir DIR] [--server PATH] [--keep|--discard] [--no-partitions]
 //                 [--read-consistency linearizable|lease|stale]
 //
 // Starts the cluster (cluster.h), runs the clients (workload.h) and the
@@ -69,15 +69,17 @@ struct Options {
   std::string dir;
   std::string server = KVRAFT_SERVER_BIN;
   bool keep = false;
+  bool discard = false;  // remove the run directory even when the run fails
   bool partitions = true;
   std::string read_consistency = "linearizable";  // the servers' read-consistency
 };
 
 [[noreturn]] void usage(const std::string& error) {
-  std::cerr << "kvraft-faults: " << error << "\n"
-            << "usage: kvraft-faults [--seed S] [--seconds T] [--nodes 3|5] [--clients K]\n"
-            << "                     [--dir DIR] [--server PATH] [--keep] [--no-partitions]\n"
-            << "                     [--read-consistency linearizable|lease|stale]\n";
+  std::cerr
+      << "kvraft-faults: " << error << "\n"
+      << "usage: kvraft-faults [--seed S] [--seconds T] [--nodes 3|5] [--clients K]\n"
+      << "                     [--dir DIR] [--server PATH] [--keep|--discard] [--no-partitions]\n"
+      << "                     [--read-consistency linearizable|lease|stale]\n";
   std::exit(2);
 }
 
@@ -111,6 +113,8 @@ Options parse_options(int argc, char** argv) {
       o.server = value();
     else if (a == "--keep")
       o.keep = true;
+    else if (a == "--discard")
+      o.discard = true;
     else if (a == "--no-partitions")
       o.partitions = false;
     else if (a == "--read-consistency")
@@ -404,7 +408,7 @@ int run(const Options& o, const std::string& tag) {
   if (problems.size() > kShownProblems)
     std::cout << "  ... and " << problems.size() - kShownProblems << " more problems\n";
   if (!explanation.empty()) std::cout << explanation << "\n";
-  if (status == 0 && !o.keep && o.dir.empty()) {
+  if ((status == 0 || o.discard) && !o.keep && o.dir.empty()) {
     std::filesystem::remove_all(dir);
   } else {
     std::cout << "  run directory kept: " << dir << " (history: " << dir << "/history)\n";
