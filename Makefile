@@ -11,7 +11,7 @@ CTEST_ARGS ?=
 # Debian packages the build and the tests need (redis-server is only the
 # benchmark baseline, but the compatibility tests load our RDB files into it).
 DEPS_PKGS := cmake g++ make pkg-config libuv1-dev libhiredis-dev libxxhash-dev \
-             doctest-dev redis-tools redis-server clang-format libssl-dev openssl
+             doctest-dev redis-tools redis-server clang-format libssl-dev openssl iptables
 
 .PHONY: all deps build build-asan test test-unit test-integration cluster bench format clean
 

@@ -9,6 +9,7 @@
 #include "resp/reply_scanner.h"
 #include "src/config.h"
 #include "src/log.h"
+#include "src/source_address.h"
 
 namespace kvraft {
 
@@ -105,6 +106,9 @@ void LeaderProxy::open(Conn* conn) {
   hello.push_back(kClientName);
   append_command(&conn->out, hello);
   conn->expected.push_back({0, 0, true, false});
+  // Leave from this node's own address, as Raft traffic does.
+  if (rc == 0)
+    rc = bind_source_address(conn->handle, source_host_, reinterpret_cast<sockaddr*>(&addr));
   if (rc != 0 || uv_tcp_connect(&conn->connect_req, conn->handle,
                                 reinterpret_cast<sockaddr*>(&addr), on_connect) != 0) {
     fail(conn, "invalid leader address " + conn->address);

@@ -54,6 +54,10 @@ class LeaderProxy {
 
   uint64_t forwarded() const { return forwarded_; }
 
+  // Connections opened from now on leave from `host` (this node's own
+  // address; see src/source_address.h). Empty: the kernel chooses.
+  void set_source_host(std::string host) { source_host_ = std::move(host); }
+
  private:
   struct Conn;
   static void on_connect(uv_connect_t* req, int status);
@@ -73,6 +77,7 @@ class LeaderProxy {
   std::vector<std::unique_ptr<Conn>> conns_;
   uint64_t forwarded_ = 0;
   bool closed_ = false;
+  std::string source_host_;
 };
 
 }  // namespace kvraft

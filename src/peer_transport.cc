@@ -20,6 +20,7 @@
 #include "src/log.h"
 #include "src/tls.h"
 #include "src/peer_auth.h"
+#include "src/source_address.h"
 
 namespace kvraft {
 
@@ -357,7 +358,10 @@ void PeerTransport::start_connect(Peer& peer) {
   c->timer->data = c;
   now_ms();
   uv_timer_start(c->timer, on_conn_timeout, options_.handshake_timeout_ms, 0);
-  int rc = uv_tcp_connect(&c->connect_req, &c->tcp, reinterpret_cast<sockaddr*>(&addr), on_connect);
+  // Leave from our own raft address, so peers (and firewalls) see who calls.
+  int rc = bind_source_address(&c->tcp, options_.bind_host, reinterpret_cast<sockaddr*>(&addr));
+  if (rc == 0)
+    rc = uv_tcp_connect(&c->connect_req, &c->tcp, reinterpret_cast<sockaddr*>(&addr), on_connect);
   if (rc != 0) close_conn(c, std::string("connect: ") + uv_strerror(rc), LogLevel::kWarning);
 }
 

@@ -280,6 +280,8 @@ bool Replication::start(std::string* error) {
   proxy_ = std::make_unique<LeaderProxy>(
       server_.loop(), config_,
       [this](uint64_t client, uint64_t slot, std::string_view b) { answer(client, slot, b); });
+  for (const auto& p : peers_)
+    if (p.id == self_id_ && peers_.size() > 1) proxy_->set_source_host(p.host);
 
   uv_timer_init(server_.loop(), &tick_timer_);
   uv_timer_start(&tick_timer_, on_tick, static_cast<uint64_t>(tick_ms_),
@@ -445,8 +447,17 @@ bool Replication::propose_internal(int db, const std::vector<std::string_view>& 
                                    raft::Index* index) {
   if (!is_leader() || !failure_.empty()) return false;
   raft::ProposeResult r = node_->propose(encode_record(db, argv));
+  if (r.status != raft::Status::kOk) return false;
   if (index) *index = r.index;
-  return r.status == raft::Status::kOk;
+  internal_index_ = r.index;
+  internal_term_ = r.term;
+  return true;
+}
+
+bool Replication::internal_proposal_pending() const {
+  // In a later term the entry was either applied already or dropped by a
+  // leader change: either way nothing of it is still on its way.
+  return node_ && internal_term_ == node_->term() && applied_ < internal_index_;
 }
 
 void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv& argv) {

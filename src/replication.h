@@ -106,6 +106,10 @@ class Replication {
   // given, receives the log index of the proposed record.
   bool propose_internal(int db, const std::vector<std::string_view>& argv,
                         raft::Index* index = nullptr);
+  // True while the newest internal proposal of this leader's term is not yet
+  // applied. Active expiry waits for it: the keys it deletes stay in the
+  // keyspace until then, and sampling would propose them again and again.
+  bool internal_proposal_pending() const;
 
   // Runs the Raft machinery that became due during this loop iteration:
   // starts the batched read barrier, takes the next Ready.
@@ -300,6 +304,9 @@ class Replication {
   // State machine progress. applied_time_ms_ is the newest record time
   // applied: record times passed to handlers never go backwards.
   raft::Index applied_ = 0;
+  // The newest internal proposal (index, term); see internal_proposal_pending.
+  raft::Index internal_index_ = 0;
+  raft::Term internal_term_ = 0;
   raft::Term applied_term_ = 0;
   int64_t applied_time_ms_ = 0;
   raft::SoftState soft_;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_set>
 
 #include "src/acl.h"
 #include "src/client.h"
@@ -480,13 +481,17 @@ void Server::active_expire_cycle() {
   // time budget of a quarter of the cron period. The deletions are writes of
   // the internal KVRAFT.EXPIRE-KEYS command, so in a cluster only the leader
   // decides and every replica applies the same deletions.
-  if (!replication_->is_leader()) return;
+  // An expired key stays until its deletion is applied: a cycle starts only
+  // once the previous cycle's deletions are, and proposes each key once.
+  if (!replication_->is_leader() || replication_->internal_proposal_pending()) return;
   int64_t budget_us = 250000 / config_.hz;
   int64_t start = unix_time_us();
   for (int db = 0; db < config_.databases; ++db) {
+    std::unordered_set<std::string> proposed;
     while (unix_time_us() - start < budget_us) {
       std::vector<std::string> expired;
       size_t sampled = keyspace_->sample_expired(db, unix_time_ms(), 20, &expired);
+      std::erase_if(expired, [&](const std::string& k) { return !proposed.insert(k).second; });
       if (!expired.empty()) {
         std::vector<std::string_view> argv;
         argv.reserve(expired.size() + 1);

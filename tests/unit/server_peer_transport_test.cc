@@ -812,5 +812,35 @@ TEST_CASE("close() releases every handle and makes later calls harmless") {
   // The Loop destructor checks uv_loop_close succeeds: nothing leaked.
 }
 
+TEST_CASE("outbound connections leave from the node's own bind address") {
+  // Per-address firewall rules (tests/faults) rely on this: node 1 on
+  // 127.0.0.21 must reach a peer on 127.0.0.22 from 127.0.0.21, not from
+  // the kernel's default loopback source 127.0.0.1.
+  Loop loop;
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.22", &sa.sin_addr);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  REQUIRE(::listen(listener, 4) == 0);
+  socklen_t len = sizeof sa;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&sa), &len) == 0);
+  Node a(loop, 1, test::free_port(), [](TransportOptions& o) { o.bind_host = "127.0.0.21"; });
+  a.transport->set_peers({{2, "127.0.0.22", ntohs(sa.sin_port)}});
+  int accepted = -1;
+  sockaddr_in from{};
+  REQUIRE(loop.run_until([&] {
+    socklen_t from_len = sizeof from;
+    accepted = ::accept(listener, reinterpret_cast<sockaddr*>(&from), &from_len);
+    return accepted >= 0;
+  }));
+  char ip[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &from.sin_addr, ip, sizeof ip);
+  CHECK(std::string(ip) == "127.0.0.21");
+  ::close(accepted);
+  ::close(listener);
+}
+
 }  // namespace
 }  // namespace kvraft

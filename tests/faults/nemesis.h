@@ -1,0 +1,72 @@
+// tests/faults/nemesis.h — the faults of a run, on a schedule drawn from
+// the run's seed.
+//
+// One fault at a time: pick a kind, apply it, hold it for a random 1-5 s,
+// heal it, rest 0.5-2 s, repeat. Kinds (the counters use these names):
+//   kill-leader, kill-random    kill -9, down 0.5-3 s, restart
+//   kill-all                    every node at once, then all restart
+//   pause-leader, pause-random  SIGSTOP, then SIGCONT
+//   partition-isolate           one node (the leader half the time) cut off
+//   partition-split             a random minority cut off from the majority
+//   partition-oneway            one node stops hearing the others, or they it
+//   partition-bridge            two groups that only one bridge node joins
+// Partitions need the firewall; without one they are never chosen. The same
+// seed gives the same sequence of choices (what the cluster does in between,
+// such as who leads, is not under the seed's control).
+//
+// Runs on the main thread only: restarting a node forks (see cluster.h).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tests/faults/cluster.h"
+#include "tests/faults/firewall.h"
+
+namespace kvraft::faults {
+
+class Nemesis {
+ public:
+  // `firewall` may be null (no partitions).
+  Nemesis(FaultCluster& cluster, Firewall* firewall, uint64_t seed);
+
+  // Injects faults until `until` or until `interrupted` is set; every fault
+  // is healed before it returns, except after a failure to restart a node,
+  // which it reports through problems().
+  void run(std::chrono::steady_clock::time_point until, const std::atomic<bool>& interrupted);
+
+  // Removes every rule, resumes paused nodes, restarts dead ones.
+  void heal_all();
+
+  // Fault kind -> times injected.
+  const std::map<std::string, int>& counts() const { return counts_; }
+  // Timestamped events (for the history file) and unexpected happenings (a
+  // node that died on its own: a crash).
+  const std::vector<std::string>& events() const { return events_; }
+  const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  int pick_node(bool prefer_leader);
+  void event(const std::string& what);
+  void cut(const std::vector<int>& from, const std::vector<int>& to);
+  // Sleeps up to `d` in small steps; false if interrupted.
+  bool hold(std::chrono::milliseconds d, const std::atomic<bool>& interrupted);
+  void check_crashes();
+  // Starts node i again; a failure is recorded in problems().
+  void restart(int i);
+  std::chrono::milliseconds between(int lo_ms, int hi_ms);
+
+  FaultCluster& cluster_;
+  Firewall* firewall_;
+  std::mt19937_64 rng_;
+  std::map<std::string, int> counts_;
+  std::vector<std::string> events_;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace kvraft::faults
