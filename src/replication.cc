@@ -399,7 +399,8 @@ std::string Replication::leader_client_address() const {
 
 std::string Replication::encode_record(int db, std::span<const std::string_view> argv) {
   std::string out;
-  encode_write_record(server_.next_write_time_ms(), static_cast<uint32_t>(db), argv, &out);
+  encode_single_command_record(server_.next_write_time_ms(), static_cast<uint32_t>(db), argv,
+                               &out);
   return out;
 }
 

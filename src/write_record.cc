@@ -101,8 +101,8 @@ void encode_write_record(int64_t time_ms, uint32_t db,
     p = store_command(p, argv);
 }
 
-void encode_write_record(int64_t time_ms, uint32_t db, std::span<const std::string_view> argv,
-                         std::string* out) {
+void encode_single_command_record(int64_t time_ms, uint32_t db,
+                                  std::span<const std::string_view> argv, std::string* out) {
   char* p = start_record(time_ms, db, 1, command_size(argv), out);
   store_command(p, argv);
 }

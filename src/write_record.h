@@ -39,8 +39,8 @@ void encode_write_record(int64_t time_ms, uint32_t db,
 
 // The same for a record of exactly one command, encoded straight from the
 // request's argv (the hot path of every client write: one allocation).
-void encode_write_record(int64_t time_ms, uint32_t db, std::span<const std::string_view> argv,
-                         std::string* out);
+void encode_single_command_record(int64_t time_ms, uint32_t db,
+                                  std::span<const std::string_view> argv, std::string* out);
 
 // Decodes a record; the views point into `bytes`, which must outlive the
 // result. nullopt on any malformation (wrong version, truncated, counts

@@ -30,7 +30,7 @@ long long field_of(const std::string& text, const std::string& name) {
   return std::stoll(text.substr(at + name.size() + 2));
 }
 
-long long info_field(RedisConnection& c, const std::string& section, const std::string& name) {
+long long info_number(RedisConnection& c, const std::string& section, const std::string& name) {
   return field_of(c.cmd({"INFO", section}).str, name);
 }
 
@@ -123,13 +123,13 @@ struct EvictionCluster {
   void check_end(const std::string& policy, const Fill& f, bool expect_evictions = true) {
     RedisConnection& c = *conn;
     long long counted = counted_memory(c);
-    long long evicted = info_field(c, "stats", "evicted_keys");
+    long long evicted = info_number(c, "stats", "evicted_keys");
     long long keys = c.cmd({"DBSIZE"}).integer;
     std::printf(
         "eviction[%s]: counted/maxmemory end %.3f max %.3f, used_memory %lld, "
         "evicted_keys %lld, keys %lld\n",
         policy.c_str(), static_cast<double>(counted) / kMaxMemory,
-        static_cast<double>(f.max_counted) / kMaxMemory, info_field(c, "memory", "used_memory"),
+        static_cast<double>(f.max_counted) / kMaxMemory, info_number(c, "memory", "used_memory"),
         evicted, keys);
     // At the end within 5%. Sampled during the fill it stays within 10%
     // most of the time, but transient Raft memory on a loaded machine has
@@ -144,7 +144,7 @@ struct EvictionCluster {
     // through InstallSnapshot did not see the earlier ones).
     for (int i = 0; i < 3; ++i) {
       RedisConnection n(cluster.port(i));
-      long long e = info_field(n, "stats", "evicted_keys");
+      long long e = info_number(n, "stats", "evicted_keys");
       CHECK(e <= evicted);
       if (expect_evictions) CHECK(e > 0);
     }
@@ -173,7 +173,7 @@ TEST_CASE("noeviction refuses writes above maxmemory but serves reads and DEL") 
     CHECK(c.read().integer == 1);
   CHECK(c.run({"SET", "another", "x"}) == "OK");
   ec.check_end("noeviction", f, false);
-  CHECK(info_field(c, "stats", "evicted_keys") == 0);
+  CHECK(info_number(c, "stats", "evicted_keys") == 0);
 }
 
 TEST_CASE("allkeys-lru keeps a hot set that is read repeatedly") {
@@ -278,7 +278,7 @@ TEST_CASE("CONFIG GET and SET cover the maxmemory directives") {
     CHECK(c.cmd({"CONFIG", "GET", d}).elements.size() == 2);
   CHECK(c.run({"CONFIG", "SET", "maxmemory-samples", "10"}) == "OK");
   CHECK(c.run({"CONFIG", "SET", "maxmemory-samples", "0"}).find("(error)") == 0);
-  CHECK(info_field(c, "memory", "maxmemory") == 10485760);
+  CHECK(info_number(c, "memory", "maxmemory") == 10485760);
   c.run({"SET", "a", "1"});
   // LFU_INIT_VAL (or one less if a minute boundary passed): the encoding
   // switched at CONFIG SET.

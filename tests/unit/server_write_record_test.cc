@@ -38,3 +38,27 @@ TEST_CASE("huge counts are bounded by the bytes present") {
   bad[14] = '\xff';
   CHECK_FALSE(decode_write_record(bad));
 }
+
+TEST_CASE("the one-command encoder writes exactly what the general one writes") {
+  std::string bin("x\0y", 3);
+  std::vector<std::string_view> argv{"SET", "key", bin, ""};
+  std::string general, single = "prefix";
+  encode_write_record(-42, 3, {argv}, &general);
+  kvraft::encode_single_command_record(-42, 3, argv, &single);
+  CHECK(single == "prefix" + general);  // appends, like the general one
+}
+
+TEST_CASE("decoding into a reused record leaves nothing of the previous one") {
+  std::string two, one;
+  encode_write_record(5, 1, {{"MSET", "a", "1", "b", "2"}, {"INCR", "n"}}, &two);
+  encode_write_record(6, 2, {{"DEL", "z"}}, &one);
+  kvraft::WriteRecord rec;
+  REQUIRE(kvraft::decode_write_record_into(two, &rec));
+  REQUIRE(rec.commands.size() == 2);
+  REQUIRE(kvraft::decode_write_record_into(one, &rec));
+  CHECK(rec.time_ms == 6);
+  CHECK(rec.db == 2);
+  REQUIRE(rec.commands.size() == 1);
+  CHECK(rec.commands[0] == std::vector<std::string_view>{"DEL", "z"});
+  CHECK_FALSE(kvraft::decode_write_record_into(std::string_view(one).substr(0, 10), &rec));
+}
