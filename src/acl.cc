@@ -493,6 +493,15 @@ const AclUser* Acl::authenticate(std::string_view name, std::string_view passwor
 
 AclVerdict Acl::check(const Client& client, const std::string& requirepass, const CommandSpec& spec,
                       std::span<const std::string_view> argv) const {
+  if (default_cache_generation_ != generation_) {
+    const AclUser* d = find("default");
+    default_unrestricted_ = d && d->enabled && d->allkeys && d->command_rules == "+@all";
+    default_nopass_ = d && d->nopass;
+    default_cache_generation_ = generation_;
+  }
+  if (default_unrestricted_ &&
+      (client.authenticated ? client.user == "default" : requirepass.empty() && default_nopass_))
+    return {};
   bool no_auth = spec.flags & kCmdNoAuth;
   if (!client.authenticated && default_needs_auth(requirepass)) {
     if (no_auth) return {};

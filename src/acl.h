@@ -159,7 +159,14 @@ class Acl {
                                  std::string_view name, std::span<const std::string_view> rules);
 
   std::map<std::string, AclUser, std::less<>> users_;
-  uint64_t generation_ = 0;
+  uint64_t generation_ = 0;  // bumped by every change to users_
+  // check()'s fast path, recomputed when generation_ moves: is the default
+  // user enabled with every command and key (Redis's out-of-the-box user),
+  // and does it need no password? Then a client of the default user is
+  // allowed everything without a map lookup per command.
+  mutable uint64_t default_cache_generation_ = ~uint64_t{0};
+  mutable bool default_unrestricted_ = false;
+  mutable bool default_nopass_ = false;
 };
 
 // Protected mode (Redis's): with `protected-mode yes`, no password for the
