@@ -71,11 +71,12 @@ void Nemesis::run(std::chrono::steady_clock::time_point until,
     if (!hold(between(500, 2000), interrupted)) break;
     if (std::chrono::steady_clock::now() >= until) break;
     // A membership change is slower and rarer than the other faults (one in
-    // 12 by default), so every other kind keeps most of its share. The draw
-    // is made either way: the rate does not shift the rest of the schedule.
+    // 12 by default), so every other kind keeps most of its share. Both
+    // draws are made either way.
     const uint64_t draw = rng_();
+    const uint64_t kind_draw = rng_();
     const bool membership = replace_every_ > 0 && draw % static_cast<uint64_t>(replace_every_) == 0;
-    const std::string kind = membership ? "replace" : kinds[rng_() % kinds.size()];
+    const std::string kind = membership ? "replace" : kinds[kind_draw % kinds.size()];
     // A fault ends by the deadline at the latest (the run's length is a budget).
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         until - std::chrono::steady_clock::now());
@@ -183,6 +184,9 @@ bool Nemesis::remove_member(int victim, const std::atomic<bool>& interrupted) {
   const std::string id = std::to_string(cluster_.id(victim));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   std::string last = "no member answered";
+  // The members are tried in turn, not drawn from rng_: how many attempts
+  // it takes is up to the cluster, and must not shift the seed's schedule.
+  size_t attempt = 0;
   while (std::chrono::steady_clock::now() < deadline && !interrupted) {
     check_crashes();
     // Through any other live member (followers forward it to the leader).
@@ -190,7 +194,7 @@ bool Nemesis::remove_member(int victim, const std::atomic<bool>& interrupted) {
     for (int i : cluster_.members())
       if (i != victim && cluster_.running(i) && !cluster_.paused(i)) via.push_back(i);
     if (via.empty()) break;
-    const int target = via[rng_() % via.size()];
+    const int target = via[attempt++ % via.size()];
     Connection c(cluster_.address(target), cluster_.client_port(target),
                  std::chrono::milliseconds(10000));
     auto r = c.command({"RAFT.NODE", "REMOVE", id});

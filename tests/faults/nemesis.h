@@ -19,8 +19,9 @@
 //                               voter; the cluster keeps its size, the
 //                               membership listener hears the new endpoints
 // Partitions need the firewall; without one they are never chosen. The same
-// seed gives the same sequence of choices (what the cluster does in between,
-// such as who leads, is not under the seed's control).
+// seed (and replace rate) gives the same sequence of choices (what the
+// cluster does in between, such as who leads, is not under the seed's
+// control).
 //
 // Runs on the main thread only: restarting a node forks (see cluster.h).
 #pragma once
