@@ -133,7 +133,10 @@ bool Replication::start(std::string* error) {
   self_id_ = static_cast<raft::NodeId>(config_.node_id);
   if (!parse_cluster_peers(config_.cluster_peers, &peers_, error)) return false;
   if (peers_.empty()) {
-    peers_.push_back({self_id_, "127.0.0.1", 0, config_.port});
+    // Without cluster-peers (one node, or --join) this node is reached at
+    // its bind address: self_host() derives it while the host is empty.
+    peers_.push_back({self_id_, "", 0, config_.port});
+    peers_.back().host = self_host();
   } else if (std::none_of(peers_.begin(), peers_.end(),
                           [&](const PeerConfig& p) { return p.id == self_id_; })) {
     *error = "node-id " + std::to_string(self_id_) + " is not listed in cluster-peers";

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -88,20 +89,74 @@ int free_port_on(const std::string& address) {
   return ntohs(sa.sin_port);
 }
 
+// The address of id k is <prefix>.(10+k): the last usable one is .254.
+constexpr int kMaxNodeId = 244;
+
 FaultCluster::FaultCluster(int nodes, std::string address_prefix, std::string run_dir,
                            std::string server, std::vector<std::string> extra_args)
-    : run_dir_(std::move(run_dir)), server_(std::move(server)), extra_args_(std::move(extra_args)) {
+    : address_prefix_(std::move(address_prefix)),
+      run_dir_(std::move(run_dir)),
+      server_(std::move(server)),
+      extra_args_(std::move(extra_args)) {
   for (int i = 0; i < nodes; ++i) {
-    Node n;
-    n.address = address_prefix + "." + std::to_string(11 + i);
-    n.client_port = free_port_on(n.address);
-    n.raft_port = free_port_on(n.address);
-    n.dir = run_dir_ + "/n" + std::to_string(i + 1);
-    mkdir(n.dir.c_str(), 0755);
-    peers_ += (i ? "," : "") + std::to_string(i + 1) + "@" + n.address + ":" +
+    Node n = make_node(i + 1);
+    peers_ += (i ? "," : "") + std::to_string(n.id) + "@" + n.address + ":" +
               std::to_string(n.raft_port) + ":" + std::to_string(n.client_port);
     nodes_.push_back(n);
   }
+}
+
+FaultCluster::Node FaultCluster::make_node(int id) const {
+  if (id > kMaxNodeId)
+    throw std::runtime_error("no loopback address left for node " + std::to_string(id));
+  Node n;
+  n.id = id;
+  n.address = address_prefix_ + "." + std::to_string(10 + id);
+  n.client_port = free_port_on(n.address);
+  n.raft_port = free_port_on(n.address);
+  n.dir = run_dir_ + "/n" + std::to_string(id);
+  mkdir(n.dir.c_str(), 0755);
+  return n;
+}
+
+std::vector<int> FaultCluster::members() const {
+  std::vector<int> out;
+  for (int i = 0; i < size(); ++i)
+    if (!nodes_[idx(i)].removed) out.push_back(i);
+  return out;
+}
+
+int FaultCluster::add_joining_node() {
+  int max_id = 0;
+  for (const Node& n : nodes_)
+    max_id = std::max(max_id, n.id);
+  Node n = make_node(max_id + 1);
+  n.joiner = true;
+  nodes_.push_back(n);
+  return size() - 1;
+}
+
+void FaultCluster::retire(int i) {
+  kill(i);
+  nodes_[idx(i)].removed = true;
+}
+
+std::optional<std::map<uint64_t, std::string>> FaultCluster::roles(int i) const {
+  const Node& n = nodes_[idx(i)];
+  if (n.pid <= 0 || n.paused) return std::nullopt;
+  Connection c(n.address, n.client_port, std::chrono::milliseconds(2000));
+  auto r = c.command({"RAFT.NODES"});
+  if (!r || r->type != REDIS_REPLY_ARRAY) return std::nullopt;
+  std::map<uint64_t, std::string> out;
+  for (size_t k = 0; k < r->elements; ++k) {
+    const redisReply* e = r->element[k];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 4 ||
+        e->element[0]->type != REDIS_REPLY_INTEGER || !e->element[3]->str)
+      continue;
+    out[static_cast<uint64_t>(e->element[0]->integer)] =
+        std::string(e->element[3]->str, e->element[3]->len);
+  }
+  return out;
 }
 
 FaultCluster::~FaultCluster() {
@@ -110,12 +165,24 @@ FaultCluster::~FaultCluster() {
 }
 
 std::string FaultCluster::log_path(int i) const {
-  return run_dir_ + "/n" + std::to_string(i + 1) + ".log";
+  return run_dir_ + "/n" + std::to_string(id(i)) + ".log";
 }
 
 void FaultCluster::start(int i, std::chrono::milliseconds timeout) {
   Node& n = nodes_[idx(i)];
-  if (n.pid > 0) return;
+  if (n.pid > 0 || n.removed) return;
+  // A joiner asks a running member to add it (only while its data is
+  // fresh; once it has joined it restarts from its own data).
+  std::string join;
+  if (n.joiner) {
+    int via = -1;
+    for (int m : members())
+      if (m != i && (via < 0 || (!(running(via) && !paused(via)) && running(m) && !paused(m))))
+        via = m;
+    if (via < 0)
+      throw std::runtime_error("node " + std::to_string(n.id) + " has no member to join");
+    join = address(via) + ":" + std::to_string(client_port(via));
+  }
   std::vector<std::string> argv = {server_,
                                    "--bind",
                                    n.address,
@@ -124,11 +191,11 @@ void FaultCluster::start(int i, std::chrono::milliseconds timeout) {
                                    "--dir",
                                    n.dir,
                                    "--node-id",
-                                   std::to_string(i + 1),
+                                   std::to_string(n.id),
                                    "--raft-port",
                                    std::to_string(n.raft_port),
-                                   "--cluster-peers",
-                                   peers_};
+                                   n.joiner ? "--join" : "--cluster-peers",
+                                   n.joiner ? join : peers_};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   const std::string log = log_path(i);
   const pid_t parent = getpid();
@@ -162,10 +229,10 @@ void FaultCluster::start(int i, std::chrono::milliseconds timeout) {
     }
     std::string how;
     if (reap_exited(i, &how))
-      throw std::runtime_error("node " + std::to_string(i + 1) + " " + how + " at start; see " +
+      throw std::runtime_error("node " + std::to_string(n.id) + " " + how + " at start; see " +
                                log);
     if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("node " + std::to_string(i + 1) + " did not answer within " +
+      throw std::runtime_error("node " + std::to_string(n.id) + " did not answer within " +
                                std::to_string(timeout.count()) + " ms; see " + log);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -232,7 +299,7 @@ NodeInfo FaultCluster::info(int i, std::chrono::milliseconds timeout) const {
 int FaultCluster::leader() const {
   int best = -1;
   uint64_t best_term = 0;
-  for (int i = 0; i < size(); ++i) {
+  for (int i : members()) {
     NodeInfo ni = info(i);
     if (ni.answered && ni.role == "leader" && (best < 0 || ni.term > best_term)) {
       best = i;

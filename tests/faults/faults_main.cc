@@ -3,12 +3,13 @@
 //
 //   kvraft-faults [--seed S] [--seconds T] [--nodes 3|5] [--clients K]
 //                 [--dir DIR] [--server PATH] [--keep|--discard] [--no-partitions]
-//                 [--read-consistency linearizable|lease|stale]
+//                 [--replace-every N] [--read-consistency linearizable|lease|stale]
 //
 // Starts the cluster (cluster.h), runs the clients (workload.h) and the
 // nemesis (nemesis.h) for T seconds, heals everything, and then checks:
-//   1. the cluster converges: every node has applied the same index and
-//      RAFT.DIGEST agrees on every node (replicas identical);
+//   1. the cluster converges: every current member (the nemesis may have
+//      replaced some) has applied the same index and RAFT.DIGEST agrees on
+//      every one (replicas identical);
 //   2. no acknowledged write was lost, no write refused with a retry-safe
 //      error took effect (the ack:<n> keys);
 //   3. the history is linearizable, key by key (tests/linearizability).
@@ -71,6 +72,7 @@ struct Options {
   bool keep = false;
   bool discard = false;  // remove the run directory even when the run fails
   bool partitions = true;
+  int replace_every = 12;                         // one fault in N is a membership change (0: none)
   std::string read_consistency = "linearizable";  // the servers' read-consistency
 };
 
@@ -79,6 +81,7 @@ struct Options {
       << "kvraft-faults: " << error << "\n"
       << "usage: kvraft-faults [--seed S] [--seconds T] [--nodes 3|5] [--clients K]\n"
       << "                     [--dir DIR] [--server PATH] [--keep|--discard] [--no-partitions]\n"
+      << "                     [--replace-every N]\n"
       << "                     [--read-consistency linearizable|lease|stale]\n";
   std::exit(2);
 }
@@ -117,6 +120,8 @@ Options parse_options(int argc, char** argv) {
       o.discard = true;
     else if (a == "--no-partitions")
       o.partitions = false;
+    else if (a == "--replace-every")
+      o.replace_every = static_cast<int>(number(0, 1000));
     else if (a == "--read-consistency")
       o.read_consistency = value();
     else
@@ -169,12 +174,14 @@ std::string check_replicas(FaultCluster& cluster, std::chrono::seconds timeout, 
     std::this_thread::sleep_for(200ms);
     bool settled = true;
     uint64_t commit = 0;
-    for (int i = 0; i < cluster.size() && settled; ++i) {
+    const std::vector<int> members = cluster.members();
+    for (size_t k = 0; k < members.size() && settled; ++k) {
+      const int i = members[k];
       NodeInfo ni = cluster.info(i, 2000ms);
       if (!ni.answered || ni.applied_index != ni.commit_index ||
-          (i > 0 && ni.commit_index != commit)) {
+          (k > 0 && ni.commit_index != commit)) {
         settled = false;
-        last = "node " + std::to_string(i + 1) +
+        last = "node " + std::to_string(cluster.id(i)) +
                (ni.answered ? " at commit " + std::to_string(ni.commit_index) + " applied " +
                                   std::to_string(ni.applied_index)
                             : " does not answer");
@@ -183,20 +190,21 @@ std::string check_replicas(FaultCluster& cluster, std::chrono::seconds timeout, 
     }
     if (!settled) continue;
     std::vector<std::vector<std::string>> digests;
-    for (int i = 0; i < cluster.size(); ++i) {
+    for (int i : members) {
       auto d = cluster.digest(i);
       if (!d) break;
       digests.push_back(*d);
     }
-    if (digests.size() != static_cast<size_t>(cluster.size())) continue;
+    if (digests.size() != members.size()) continue;
     bool same_index = std::all_of(digests.begin(), digests.end(),
                                   [&](const auto& d) { return d[0] == digests[0][0]; });
     if (!same_index) continue;  // an entry was applied in between: look again
     *index = std::stoull(digests[0][0]);
     for (size_t i = 1; i < digests.size(); ++i) {
       if (digests[i] != digests[0]) {
-        return "DIVERGED at applied index " + digests[0][0] + ": node 1 has " + digests[0][1] +
-               " keys digest " + digests[0][2] + ", node " + std::to_string(i + 1) + " has " +
+        return "DIVERGED at applied index " + digests[0][0] + ": node " +
+               std::to_string(cluster.id(members[0])) + " has " + digests[0][1] + " keys digest " +
+               digests[0][2] + ", node " + std::to_string(cluster.id(members[i])) + " has " +
                digests[i][1] + " keys digest " + digests[i][2];
       }
     }
@@ -322,10 +330,12 @@ int run(const Options& o, const std::string& tag) {
       std::this_thread::sleep_for(100ms);
     }
     std::vector<Endpoint> endpoints;
-    for (int i = 0; i < cluster.size(); ++i)
+    for (int i : cluster.members())
       endpoints.push_back({cluster.address(i), cluster.client_port(i)});
     Workload workload(endpoints, o.clients, o.seed, 3000ms);
-    Nemesis nemesis(cluster, firewall.get(), o.seed);
+    Nemesis nemesis(cluster, firewall.get(), o.seed, o.replace_every);
+    nemesis.on_membership_change(
+        [&](std::vector<Endpoint> e) { workload.set_nodes(std::move(e)); });
     workload.start();
     try {
       nemesis.run(std::chrono::steady_clock::now() + std::chrono::seconds(o.seconds),

@@ -101,13 +101,6 @@ bool read_result(Kind kind, const redisReply* r, KvModel::Output* out) {
   return false;
 }
 
-// A connection to a random node, or an unusable one if that node refuses.
-Connection connect_random(const std::vector<Endpoint>& nodes, std::mt19937_64& rng,
-                          std::chrono::milliseconds timeout) {
-  const Endpoint& e = nodes[rng() % nodes.size()];
-  return Connection(e.address, e.port, timeout);
-}
-
 }  // namespace
 
 int64_t now_us() {
@@ -142,6 +135,21 @@ void Workload::start() {
   }
 }
 
+void Workload::set_nodes(std::vector<Endpoint> nodes) {
+  if (nodes.empty()) return;
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  nodes_ = std::move(nodes);
+}
+
+Connection Workload::connect_random(std::mt19937_64& rng) {
+  Endpoint e;
+  {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    e = nodes_[rng() % nodes_.size()];
+  }
+  return Connection(e.address, e.port, op_timeout_);
+}
+
 void Workload::stop() {
   stop_ = true;
   for (auto& c : clients_)
@@ -150,7 +158,7 @@ void Workload::stop() {
 
 bool Workload::ensure_connected(Connection& conn, std::mt19937_64& rng) {
   if (conn.ok()) return true;
-  conn = connect_random(nodes_, rng, op_timeout_);
+  conn = connect_random(rng);
   if (conn.ok()) return true;
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // refused: the node is down
   return false;
@@ -200,7 +208,7 @@ void Workload::run_client(Client& c, uint64_t seed) {
       if (!reply)
         conn.close();  // timed out or lost: a late reply must not be read as the next
       else
-        conn = connect_random(nodes_, rng, op_timeout_);  // try another node
+        conn = connect_random(rng);  // try another node
     }
     c.ops.push_back(std::move(op));
   }
@@ -235,7 +243,7 @@ void Workload::run_ack_writer(Client& c, uint64_t seed) {
       w.outcome = Outcome::kFailed;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     } else {
-      conn = connect_random(nodes_, rng, op_timeout_);
+      conn = connect_random(rng);
     }
     (w.outcome == Outcome::kOk       ? c.stats.ok
      : w.outcome == Outcome::kFailed ? c.stats.failed

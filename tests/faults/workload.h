@@ -77,6 +77,11 @@ class Workload {
   void start();
   void stop();  // asks every client to finish its current operation and joins
 
+  // The nodes new connections go to from now on (after a membership change:
+  // removed nodes left out, new ones in). Connections already open stay
+  // until they fail.
+  void set_nodes(std::vector<Endpoint> nodes);
+
   // After stop(): the whole history (definite failures left out).
   std::vector<KvOp> history() const;
   // Comment lines for the history file: each failed operation and the
@@ -104,8 +109,11 @@ class Workload {
   // Connects `conn` to a random node unless it is usable; false (after a
   // short pause) if that node refused.
   bool ensure_connected(Connection& conn, std::mt19937_64& rng);
+  // A connection to a random current node (unusable if it refuses).
+  Connection connect_random(std::mt19937_64& rng);
 
-  std::vector<Endpoint> nodes_;
+  mutable std::mutex nodes_mu_;
+  std::vector<Endpoint> nodes_;  // guarded by nodes_mu_; never empty
   std::chrono::milliseconds op_timeout_;
   uint64_t seed_;
   std::atomic<bool> stop_{false};
