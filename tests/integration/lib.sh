@@ -21,7 +21,8 @@ trap cleanup EXIT INT TERM
 free_port() {
   local p
   for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
+    # Below the kernel's ephemeral range, which outgoing connections use.
+    p=$((10000 + RANDOM % 22000))
     (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return 0; }
   done
   echo "no free port found" >&2

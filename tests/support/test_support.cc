@@ -11,8 +11,12 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -33,21 +37,51 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-int free_port() {
+namespace {
+// The kernel's ephemeral range: ports it hands to outgoing connections. A
+// port from there can be taken by any client socket between free_port() and
+// the server's bind, which failed tests with "address already in use".
+std::pair<int, int> ephemeral_range() {
+  int lo = 32768, hi = 60999;
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  in >> lo >> hi;
+  return {lo, hi};
+}
+
+bool bindable(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket: " + std::string(strerror(errno)));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    throw std::runtime_error("bind: " + std::string(strerror(errno)));
-  }
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+}  // namespace
+
+int free_port() {
+  // Below the ephemeral range (so no outgoing connection takes it meanwhile),
+  // random (so concurrent test processes rarely pick the same one) and never
+  // the same twice in one process.
+  static std::mutex mu;
+  static std::set<int> handed_out;
+  static std::mt19937 rng(static_cast<unsigned>(getpid()) * 2654435761u ^
+                          static_cast<unsigned>(time(nullptr)));
+  std::lock_guard<std::mutex> lock(mu);
+  auto [lo, hi] = ephemeral_range();
+  int top = lo > 12000 ? lo - 1 : 65535;
+  int bottom = lo > 12000 ? 10000 : hi + 1;
+  std::uniform_int_distribution<int> pick(bottom, top);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    int port = pick(rng);
+    if (handed_out.count(port) || !bindable(port)) continue;
+    handed_out.insert(port);
+    return port;
+  }
+  throw std::runtime_error("free_port: no bindable port in [" + std::to_string(bottom) + "," +
+                           std::to_string(top) + "]");
 }
 
 bool port_open(int port, const std::string& host) {

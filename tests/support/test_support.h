@@ -26,8 +26,9 @@ class TempDir {
   std::string path_;
 };
 
-// A TCP port on 127.0.0.1 that nothing listens on right now (bound once and
-// released, so the kernel does not hand it out again soon).
+// A TCP port on 127.0.0.1 that nothing listens on right now, chosen below
+// the kernel's ephemeral range (so no outgoing connection takes it before the
+// server binds it) and never returned twice by one process.
 int free_port();
 
 // True if something accepts TCP connections on 127.0.0.1:port.
