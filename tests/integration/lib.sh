@@ -21,8 +21,9 @@ trap cleanup EXIT INT TERM
 free_port() {
   local p
   for _ in $(seq 1 100); do
-    # Below the kernel's ephemeral range, which outgoing connections use.
-    p=$((10000 + RANDOM % 22000))
+    # Below the kernel's ephemeral range (32768-), which outgoing connections
+    # use, and so is the default raft port 10000 above it.
+    p=$((10000 + RANDOM % 12000))
     (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return 0; }
   done
   echo "no free port found" >&2

@@ -62,7 +62,8 @@ bool bindable(int port) {
 }  // namespace
 
 int free_port() {
-  // Below the ephemeral range (so no outgoing connection takes it meanwhile),
+  // Below the ephemeral range (so no outgoing connection takes it meanwhile,
+  // nor the default raft port, 10000 above it),
   // random (so concurrent test processes rarely pick the same one) and never
   // the same twice in one process.
   static std::mutex mu;
@@ -71,8 +72,9 @@ int free_port() {
                           static_cast<unsigned>(time(nullptr)));
   std::lock_guard<std::mutex> lock(mu);
   auto [lo, hi] = ephemeral_range();
-  int top = lo > 12000 ? lo - 1 : 65535;
-  int bottom = lo > 12000 ? 10000 : hi + 1;
+  // A node's raft port defaults to its client port + 10000: keep both below.
+  int top = lo > 22000 ? lo - 1 - 10000 : 55535;
+  int bottom = lo > 22000 ? 10000 : hi + 1;
   std::uniform_int_distribution<int> pick(bottom, top);
   for (int attempt = 0; attempt < 1000; ++attempt) {
     int port = pick(rng);
