@@ -185,7 +185,9 @@ void ReplyWriter::consume(size_t n) {
   }
 }
 
-void ReplyWriter::clear() { drained(); }
+void ReplyWriter::clear() {
+  drained();
+}
 
 void ReplyWriter::drained() {
   buf_.clear();

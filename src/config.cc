@@ -144,42 +144,41 @@ Directive fixed_directive(std::string_view name, std::string value, std::string 
 // one or more groups of four, as redis.conf and CONFIG SET take them;
 // nothing changes unless every group is valid.
 Directive client_output_buffer_limit_directive() {
-  return {"client-output-buffer-limit", true,
-          [](Config& c, const std::vector<std::string>& args) -> std::string {
-            if (args.empty() || args.size() % 4 != 0) return "wrong number of arguments";
-            Config next = c;
-            for (size_t i = 0; i < args.size(); i += 4) {
-              ClientBufferLimit* target = nullptr;
-              const char* cls = args[i].c_str();
-              if (strcasecmp(cls, "normal") == 0)
-                target = &next.client_obuf_normal;
-              else if (strcasecmp(cls, "replica") == 0 || strcasecmp(cls, "slave") == 0)
-                target = &next.client_obuf_replica;
-              else if (strcasecmp(cls, "pubsub") == 0)
-                target = &next.client_obuf_pubsub;
-              else
-                return "Invalid client class specified in buffer limit configuration.";
-              ClientBufferLimit limit;
-              if (!parse_memory(args[i + 1], &limit.hard) ||
-                  !parse_memory(args[i + 2], &limit.soft) ||
-                  !parse_int(args[i + 3], 0, INT32_MAX, &limit.soft_seconds))
-                return "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
-              *target = limit;
-            }
-            c.client_obuf_normal = next.client_obuf_normal;
-            c.client_obuf_replica = next.client_obuf_replica;
-            c.client_obuf_pubsub = next.client_obuf_pubsub;
-            return {};
-          },
-          [](const Config& c) {
-            auto group = [](const char* cls, const ClientBufferLimit& l) {
-              return std::string(cls) + " " + std::to_string(l.hard) + " " +
-                     std::to_string(l.soft) + " " + std::to_string(l.soft_seconds);
-            };
-            return group("normal", c.client_obuf_normal) + " " +
-                   group("slave", c.client_obuf_replica) + " " +
-                   group("pubsub", c.client_obuf_pubsub);
-          }};
+  return {
+      "client-output-buffer-limit", true,
+      [](Config& c, const std::vector<std::string>& args) -> std::string {
+        if (args.empty() || args.size() % 4 != 0) return "wrong number of arguments";
+        Config next = c;
+        for (size_t i = 0; i < args.size(); i += 4) {
+          ClientBufferLimit* target = nullptr;
+          const char* cls = args[i].c_str();
+          if (strcasecmp(cls, "normal") == 0)
+            target = &next.client_obuf_normal;
+          else if (strcasecmp(cls, "replica") == 0 || strcasecmp(cls, "slave") == 0)
+            target = &next.client_obuf_replica;
+          else if (strcasecmp(cls, "pubsub") == 0)
+            target = &next.client_obuf_pubsub;
+          else
+            return "Invalid client class specified in buffer limit configuration.";
+          ClientBufferLimit limit;
+          if (!parse_memory(args[i + 1], &limit.hard) || !parse_memory(args[i + 2], &limit.soft) ||
+              !parse_int(args[i + 3], 0, INT32_MAX, &limit.soft_seconds))
+            return "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+          *target = limit;
+        }
+        c.client_obuf_normal = next.client_obuf_normal;
+        c.client_obuf_replica = next.client_obuf_replica;
+        c.client_obuf_pubsub = next.client_obuf_pubsub;
+        return {};
+      },
+      [](const Config& c) {
+        auto group = [](const char* cls, const ClientBufferLimit& l) {
+          return std::string(cls) + " " + std::to_string(l.hard) + " " + std::to_string(l.soft) +
+                 " " + std::to_string(l.soft_seconds);
+        };
+        return group("normal", c.client_obuf_normal) + " " + group("slave", c.client_obuf_replica) +
+               " " + group("pubsub", c.client_obuf_pubsub);
+      }};
 }
 
 const std::vector<Directive>& directives() {

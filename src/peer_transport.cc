@@ -18,9 +18,9 @@
 #include <utility>
 
 #include "src/log.h"
-#include "src/tls.h"
 #include "src/peer_auth.h"
 #include "src/source_address.h"
+#include "src/tls.h"
 
 namespace kvraft {
 
@@ -768,8 +768,8 @@ void PeerTransport::flush_peer(Peer& peer) {
   if ((peer.queue.empty() || !c->verified) && c->handshake_sent) return;
   std::vector<std::string> batch;
   if (!c->handshake_sent) {
-    batch.push_back(handshake_frame(
-        c->local_nonce, proof_for(c, peer.address.id, /*prover_is_connector=*/true)));
+    batch.push_back(handshake_frame(c->local_nonce,
+                                    proof_for(c, peer.address.id, /*prover_is_connector=*/true)));
     c->handshake_sent = true;
     if (!c->verified) {
       write_frames(c, std::move(batch));

@@ -402,8 +402,7 @@ std::string Replication::leader_client_address() const {
 
 std::string Replication::encode_record(int db, std::span<const std::string_view> argv) {
   std::string out;
-  encode_single_command_record(server_.next_write_time_ms(), static_cast<uint32_t>(db), argv,
-                               &out);
+  encode_single_command_record(server_.next_write_time_ms(), static_cast<uint32_t>(db), argv, &out);
   return out;
 }
 
@@ -568,8 +567,8 @@ void Replication::on_loop_iteration() {
 // and the older snapshot file on disk indefinitely. When nothing else is on
 // the disk, send that work there on its own.
 void Replication::compact_when_idle() {
-  if (stopped_ || in_ready_ || disk_busy_ || !failure_.empty() ||
-      !storage_->compaction_pending() || node_->has_ready())
+  if (stopped_ || in_ready_ || disk_busy_ || !failure_.empty() || !storage_->compaction_pending() ||
+      node_->has_ready())
     return;
   batch_ = storage_->prepare_compaction();
   compaction_only_ = true;

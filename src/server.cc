@@ -12,9 +12,9 @@
 
 #include "src/acl.h"
 #include "src/client.h"
-#include "src/leader_proxy.h"
-#include "src/eviction.h"
 #include "src/client_limits.h"
+#include "src/eviction.h"
+#include "src/leader_proxy.h"
 #include "src/log.h"
 #include "src/replication.h"
 #include "src/tls.h"
@@ -212,8 +212,10 @@ void Server::execute(Client& client, const resp::Argv& argv) {
   if (AclVerdict v = acl_->check(client, config_.requirepass, *container, argv);
       v.kind != AclVerdict::kAllowed) {
     client.txn.on_rejected();
-    if (v.kind == AclVerdict::kDisconnect) client.close_after_reply = true;
-    else client.reply_in_order([&](resp::ReplyWriter& w) { w.error(v.error); });
+    if (v.kind == AclVerdict::kDisconnect)
+      client.close_after_reply = true;
+    else
+      client.reply_in_order([&](resp::ReplyWriter& w) { w.error(v.error); });
     return;
   }
   client.last_command = spec->name;

@@ -115,7 +115,7 @@ class Server {
   uv_prepare_t flush_prepare_;
   std::unique_ptr<Replication> replication_;
   std::unique_ptr<Acl> acl_;
-  uint64_t acl_generation_ = 0;  // Acl::generation() when clients were last rechecked
+  uint64_t acl_generation_ = 0;       // Acl::generation() when clients were last rechecked
   std::unique_ptr<Evictor> evictor_;  // maxmemory (src/eviction.h)
   uv_signal_t sigint_;
   uv_signal_t sigterm_;

@@ -22,8 +22,8 @@
 // call the const iteration functions on its copy.
 #pragma once
 
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <random>
 #include <string>

@@ -134,11 +134,11 @@ struct LogCut {
 
 // Everything open() read back.
 struct LogRecovery {
-  std::vector<raft::Entry> entries;   // in index order, consecutive
-  raft::Index first_index = 0;        // 0 if the log is empty
-  raft::Index last_index = 0;         // 0 if the log is empty
-  std::optional<LogCut> torn_tail;    // a torn final write that was cut off
-  std::optional<LogCut> repaired;     // corruption truncated (repair only)
+  std::vector<raft::Entry> entries;  // in index order, consecutive
+  raft::Index first_index = 0;       // 0 if the log is empty
+  raft::Index last_index = 0;        // 0 if the log is empty
+  std::optional<LogCut> torn_tail;   // a torn final write that was cut off
+  std::optional<LogCut> repaired;    // corruption truncated (repair only)
   // Segments left unread (RaftLogOptions::skip_below); `entries` then starts
   // after them, at entries.front().index > first_index.
   uint64_t skipped_segments = 0;

@@ -358,7 +358,8 @@ class RaftStorage final : public raft::Storage {
     // The deque slot, the payload's glibc chunk (none for SSO strings) and
     // ~16 bytes for the entry's offset in the RaftLog's segment index (a
     // growing vector of 8-byte offsets, hence the slack).
-    uint64_t chunk = e.data.capacity() > 15 ? ((e.data.capacity() + 1 + 8 + 15) & ~uint64_t{15}) : 0;
+    uint64_t chunk =
+        e.data.capacity() > 15 ? ((e.data.capacity() + 1 + 8 + 15) & ~uint64_t{15}) : 0;
     return sizeof(raft::Entry) + chunk + 16;
   }
   raft::Index offset_ = 1;

@@ -613,10 +613,9 @@ void register_keyspace_commands(CommandTable& t) {
                                          "Get the logarithmic access frequency counter of a Redis "
                                          "object",
                                          "key"));
-  object.subcommands.push_back(make_spec("object|idletime", 3, R, 2, 2, 1,
-                                         object_idletime_command, "generic", "2.2.3",
-                                         "Get the time since a Redis object was last accessed",
-                                         "key"));
+  object.subcommands.push_back(
+      make_spec("object|idletime", 3, R, 2, 2, 1, object_idletime_command, "generic", "2.2.3",
+                "Get the time since a Redis object was last accessed", "key"));
   object.subcommands.push_back(make_spec("object|help", 2, kCmdLoading | kCmdStale, 0, 0, 0,
                                          object_help_command, "generic", "6.2.0",
                                          "Show helpful text about the different subcommands", ""));
