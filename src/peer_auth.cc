@@ -30,6 +30,22 @@ std::string make_peer_nonce() {
   return nonce;
 }
 
+namespace {
+
+// HMAC-SHA256 keyed by the cluster secret (the empty key without one).
+std::string hmac_sha256(std::string_view secret, const std::string& msg) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  static const unsigned char kNoKey = 0;
+  const void* key = secret.empty() ? static_cast<const void*>(&kNoKey) : secret.data();
+  if (!HMAC(EVP_sha256(), key, static_cast<int>(secret.size()),
+            reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len))
+    throw std::runtime_error("HMAC-SHA256 failed");
+  return std::string(reinterpret_cast<const char*>(mac), len);
+}
+
+}  // namespace
+
 std::string peer_proof(std::string_view secret, std::string_view cluster_id, PeerRole prover,
                        raft::NodeId connector, raft::NodeId acceptor,
                        std::string_view connector_nonce, std::string_view acceptor_nonce) {
@@ -40,14 +56,28 @@ std::string peer_proof(std::string_view secret, std::string_view cluster_id, Pee
   put_field(&msg, std::to_string(acceptor));
   put_field(&msg, connector_nonce);
   put_field(&msg, acceptor_nonce);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  static const unsigned char kNoKey = 0;
-  const void* key = secret.empty() ? static_cast<const void*>(&kNoKey) : secret.data();
-  if (!HMAC(EVP_sha256(), key, static_cast<int>(secret.size()),
-            reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len))
-    throw std::runtime_error("HMAC-SHA256 failed");
-  return std::string(reinterpret_cast<const char*>(mac), len);
+  return hmac_sha256(secret, msg);
+}
+
+std::string proxy_proof(std::string_view secret, std::string_view cluster_id, raft::NodeId proxy,
+                        std::string_view leader_nonce, std::string_view proxy_nonce) {
+  std::string msg = "kvraft-proxy-auth-v1";
+  put_field(&msg, cluster_id);
+  put_field(&msg, std::to_string(proxy));
+  put_field(&msg, leader_nonce);
+  put_field(&msg, proxy_nonce);
+  return hmac_sha256(secret, msg);
+}
+
+std::string hex_encode(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
 }
 
 bool peer_proof_matches(std::string_view expected, std::string_view received) {

@@ -36,6 +36,17 @@ std::string peer_proof(std::string_view secret, std::string_view cluster_id, Pee
                        raft::NodeId connector, raft::NodeId acceptor,
                        std::string_view connector_nonce, std::string_view acceptor_nonce);
 
+// The proof a follower's leader proxy gives on the leader's client port
+// (KVRAFT.PROXY-AUTH, src/commands/proxy_commands.cc): HMAC-SHA256 of the
+// same secret over a message with its own label, so a proof of one exchange
+// never passes for the other. `leader_nonce` is the challenge the leader
+// handed this connection, `proxy_nonce` the proxy's own.
+std::string proxy_proof(std::string_view secret, std::string_view cluster_id, raft::NodeId proxy,
+                        std::string_view leader_nonce, std::string_view proxy_nonce);
+
+// Lower-case hex of `bytes` (nonces and proofs travel as hex in RESP).
+std::string hex_encode(std::string_view bytes);
+
 // Constant-time comparison of a received proof with the expected one.
 bool peer_proof_matches(std::string_view expected, std::string_view received);
 
