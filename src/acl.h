@@ -150,11 +150,25 @@ class Acl {
   // The check Server::execute runs before routing a command of `client`:
   // authentication, then command and key permissions. A client whose user
   // was deleted or disabled since it authenticated is disconnected (Redis
-  // kills such clients on ACL DELUSER).
+  // kills such clients on ACL DELUSER); a leader proxy connection's command
+  // is refused instead (src/proxy_auth.h). Internal commands a proxy
+  // forwards are judged as the client commands they stand for.
   AclVerdict check(const Client& client, const std::string& requirepass, const CommandSpec& spec,
                    std::span<const std::string_view> argv) const;
 
  private:
+  // The permission part of check() for an active `user`: the command, then
+  // its keys.
+  static AclVerdict check_user(const AclUser& user, const CommandSpec& spec,
+                               std::span<const std::string_view> argv);
+  // An internal command a leader proxy forwards, judged as what it stands
+  // for: KVRAFT.FINGERPRINT as the WATCH of its keys, KVRAFT.EXEC as EXEC
+  // and each command of the transaction (one refused refuses it whole).
+  static AclVerdict check_internal(const AclUser& user, const CommandSpec& spec,
+                                   std::span<const std::string_view> argv);
+  // Redis's "NOPERM User <user> has no permissions to run the '<cmd>' command".
+  static std::string no_permission_error(std::string_view user, const CommandSpec& spec,
+                                         std::span<const std::string_view> argv);
   static std::string set_user_in(std::map<std::string, AclUser, std::less<>>* users,
                                  std::string_view name, std::span<const std::string_view> rules);
 

@@ -73,6 +73,15 @@ class Client {
   bool close_after_reply = false;
   // MULTI / EXEC / WATCH state (src/transaction.h).
   TransactionState txn;
+  // On the leader, a follower's proxy connection that proved it knows the
+  // cluster secret (KVRAFT.PROXY-AUTH, src/proxy_auth.h): the member's node
+  // id, 0 for every other connection. Such a connection runs each command as
+  // the user its last KVRAFT.PROXY-AS named (`user`), and is never closed
+  // because that user went away: its commands are refused instead.
+  uint64_t proxy_member = 0;
+  // The challenge KVRAFT.PROXY-AUTH CHALLENGE gave out; cleared by the
+  // answer, right or wrong, so every proof needs a fresh challenge.
+  std::string proxy_challenge;
 
   resp::ReplyWriter reply;
   resp::RequestParser parser;

@@ -141,6 +141,7 @@ void register_zset_commands(CommandTable& table);         // ZADD, ZRANGE, ZPOPM
 void register_transfer_commands(CommandTable& table);     // RAFT.TRANSFER-LEADER, SHUTDOWN
 void register_transaction_commands(CommandTable& table);  // MULTI, EXEC, WATCH, ...
 void register_acl_commands(CommandTable& table);          // ACL SETUSER, ACL LIST, ...
+void register_proxy_commands(CommandTable& table);        // KVRAFT.PROXY-AUTH, KVRAFT.PROXY-AS
 
 // The complete table kvraft serves.
 const CommandTable& command_table();

@@ -55,6 +55,7 @@ const CommandTable& command_table() {
     register_transfer_commands(*t);
     register_transaction_commands(*t);
     register_acl_commands(*t);
+    register_proxy_commands(*t);
     return t;
   }();
   return *table;

@@ -15,6 +15,7 @@
 #include "src/client_limits.h"
 #include "src/eviction.h"
 #include "src/leader_proxy.h"
+#include "src/proxy_auth.h"
 #include "src/log.h"
 #include "src/replication.h"
 #include "src/tls.h"
@@ -184,8 +185,9 @@ void Server::execute(Client& client, const resp::Argv& argv) {
   if (transaction_hold(client, argv)) return;
   const CommandSpec* spec = commands_->find(argv[0]);
   // Internal commands come only from the server itself or, forwarded by a
-  // follower (KVRAFT.EXEC, KVRAFT.FINGERPRINT), from a leader proxy.
-  if (!spec || ((spec->flags & kCmdInternal) && client.name != LeaderProxy::kClientName)) {
+  // follower (KVRAFT.EXEC, KVRAFT.FINGERPRINT), from a leader proxy
+  // (src/proxy_auth.h).
+  if (!spec || ((spec->flags & kCmdInternal) && !internal_command_permitted(client, *spec))) {
     client.txn.on_rejected();
     std::string args;
     for (size_t i = 1; i < argv.size() && args.size() < 128; ++i) {
@@ -454,7 +456,7 @@ void Server::cron() {
     acl_generation_ = acl_->generation();
     std::vector<Client*> revoked;
     for (auto& [id, c] : clients_)
-      if (!c->closing && c->authenticated && !acl_->user_active(c->user))
+      if (!c->closing && c->authenticated && !c->proxy_member && !acl_->user_active(c->user))
         revoked.push_back(c.get());
     for (Client* c : revoked)
       close_client(*c);

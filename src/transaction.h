@@ -37,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -132,5 +133,11 @@ void watch_command(ExecContext& ctx);
 // arguments (PING, ECHO) or of the transaction itself (SELECT; UNWATCH,
 // which Redis queues too and which has nothing left to do at EXEC).
 bool allowed_in_transaction(const CommandSpec& spec);
+
+// The commands a KVRAFT.EXEC argument vector holds, as views into `argv`
+// (for the leader's permission check of a proxied transaction, src/acl.h).
+// False if `argv` is malformed.
+bool transaction_exec_commands(std::span<const std::string_view> argv,
+                               std::vector<std::span<const std::string_view>>* commands);
 
 }  // namespace kvraft

@@ -172,6 +172,18 @@ void kvraft_exec_command(ExecContext& ctx) {
 
 }  // namespace
 
+bool transaction_exec_commands(std::span<const std::string_view> argv,
+                               std::vector<std::span<const std::string_view>>* commands) {
+  int64_t db = 0;
+  std::vector<TxnWatch> watches;
+  std::vector<TxnCommand> parsed;
+  if (!parse_exec(argv, &db, &watches, &parsed)) return false;
+  commands->clear();
+  for (const auto& c : parsed)
+    commands->push_back(c.argv);
+  return true;
+}
+
 void register_transaction_commands(CommandTable& t) {
   constexpr uint32_t kConn = kCmdConnection;
   t.add({.name = "multi",
