@@ -9,7 +9,10 @@
 #include "resp/reply_scanner.h"
 #include "src/config.h"
 #include "src/log.h"
+#include "src/peer_auth.h"
+#include "src/proxy_auth.h"
 #include "src/source_address.h"
+#include "src/tls.h"
 
 namespace kvraft {
 
@@ -34,17 +37,41 @@ void append_command(std::string* out, const std::vector<std::string_view>& argv)
   }
 }
 
+// The contents of a RESP bulk string reply; false for anything else.
+bool bulk_contents(std::string_view reply, std::string_view* out) {
+  size_t eol = reply.find("\r\n");
+  if (reply.size() < 4 || reply[0] != '$' || eol == std::string_view::npos ||
+      reply.size() < eol + 4 || reply.substr(reply.size() - 2) != "\r\n")
+    return false;
+  *out = reply.substr(eol + 2, reply.size() - eol - 4);
+  return true;
+}
+
+// An error reply's text without '-' and CRLF (for messages).
+std::string error_text(std::string_view reply) {
+  if (reply.size() >= 3 && reply[0] == '-') return std::string(reply.substr(1, reply.size() - 3));
+  return "an unexpected reply";
+}
+
 }  // namespace
 
 struct LeaderProxy::Conn {
+  // What a reply in `expected` answers.
+  enum class Kind {
+    kClient,     // a forwarded command: relayed to its client
+    kDiscard,    // our own HELLO / SELECT / KVRAFT.PROXY-AS
+    kChallenge,  // KVRAFT.PROXY-AUTH CHALLENGE
+    kProof,      // KVRAFT.PROXY-AUTH <id> <nonce> <proof>
+  };
   struct Expect {
     uint64_t client = 0;
     uint64_t slot = 0;
-    bool discard = false;  // a reply to our own SELECT/HELLO
+    Kind kind = Kind::kClient;
     bool written = false;  // handed to the socket
   };
   LeaderProxy* owner = nullptr;
   std::string address;
+  bool use_tls = false;
   int protocol = 2;
   uv_tcp_t* handle = nullptr;
   uv_connect_t connect_req;
@@ -52,11 +79,17 @@ struct LeaderProxy::Conn {
   bool connected = false;
   bool dead = false;
   bool writing = false;
-  int db = 0;             // the database the leader-side connection has selected
+  // False until the leader accepted our proof (secret mode): until then only
+  // `preamble` is written and forwarded commands wait in `out`.
+  bool ready = false;
+  int db = 0;             // the database the leader-side connection runs in
+  std::string user;       // the user it acts as (secret mode; "" before any)
+  std::string preamble;   // authentication and HELLO, written before `out`
   std::string out;        // requests not yet handed to the socket
   std::string in_flight;  // the buffer of the write in progress
-  std::string in;         // reply bytes not yet relayed
+  std::string in;         // reply bytes (plaintext) not yet relayed
   std::deque<Expect> expected;
+  std::unique_ptr<TlsSession> tls;  // set when use_tls, once connected
 };
 
 LeaderProxy::LeaderProxy(uv_loop_t* loop, const Config& config, Deliver deliver)
@@ -66,12 +99,14 @@ LeaderProxy::~LeaderProxy() {
   close();
 }
 
-LeaderProxy::Conn* LeaderProxy::connection(const std::string& address, int protocol) {
+LeaderProxy::Conn* LeaderProxy::connection(const std::string& address, bool tls, int protocol) {
   for (auto& c : conns_)
-    if (!c->dead && c->address == address && c->protocol == protocol) return c.get();
+    if (!c->dead && c->address == address && c->use_tls == tls && c->protocol == protocol)
+      return c.get();
   auto conn = std::make_unique<Conn>();
   conn->owner = this;
   conn->address = address;
+  conn->use_tls = tls;
   conn->protocol = protocol;
   Conn* raw = conn.get();
   conns_.push_back(std::move(conn));
@@ -94,18 +129,31 @@ void LeaderProxy::open(Conn* conn) {
   conn->handle->data = conn;
   conn->connect_req.data = conn;
   conn->write_req.data = conn;
-  // The connection's preamble: protocol, authentication and the name that
-  // tells the leader this is a proxy. Its reply is discarded.
-  std::vector<std::string_view> hello = {"HELLO", conn->protocol == 3 ? "3" : "2"};
-  if (!config_.requirepass.empty()) {
-    hello.push_back("AUTH");
-    hello.push_back("default");
-    hello.push_back(config_.requirepass);
+  std::string protocol = conn->protocol == 3 ? "3" : "2";
+  if (!config_.cluster_secret.empty()) {
+    // Prove membership first (the proof needs the leader's challenge); the
+    // HELLO follows the proof (on_challenge).
+    append_command(&conn->preamble, {kProxyAuthCommand, "CHALLENGE"});
+    conn->expected.push_back({0, 0, Conn::Kind::kChallenge, false});
+  } else {
+    // No secret: protocol, authentication as `default` and the name that
+    // tells the leader this is a proxy. Its reply is discarded.
+    std::vector<std::string_view> hello = {"HELLO", protocol};
+    if (!config_.requirepass.empty()) {
+      hello.push_back("AUTH");
+      hello.push_back("default");
+      hello.push_back(config_.requirepass);
+    }
+    hello.push_back("SETNAME");
+    hello.push_back(kClientName);
+    append_command(&conn->preamble, hello);
+    conn->expected.push_back({0, 0, Conn::Kind::kDiscard, false});
+    conn->ready = true;
   }
-  hello.push_back("SETNAME");
-  hello.push_back(kClientName);
-  append_command(&conn->out, hello);
-  conn->expected.push_back({0, 0, true, false});
+  if (conn->use_tls && !tls_) {
+    fail(conn, "no TLS configuration for the leader's tls-port " + conn->address);
+    return;
+  }
   // Leave from this node's own address, as Raft traffic does.
   if (rc == 0)
     rc = bind_source_address(conn->handle, source_host_, reinterpret_cast<sockaddr*>(&addr));
@@ -126,41 +174,86 @@ void LeaderProxy::on_connect(uv_connect_t* req, int status) {
   }
   conn->connected = true;
   uv_tcp_nodelay(conn->handle, 1);
+  if (conn->use_tls) {
+    // The node's own certificate is the client certificate; the leader's
+    // must chain to the CA (as on the peer port).
+    conn->tls =
+        std::make_unique<TlsSession>(*self->tls_, TlsSession::Role::kClient, TlsVerify::kRequire);
+    if (!conn->tls->start()) {
+      self->fail(conn, "TLS to the leader at " + conn->address + ": " + conn->tls->error());
+      return;
+    }
+  }
   uv_read_start(reinterpret_cast<uv_stream_t*>(conn->handle), on_alloc, on_read);
   self->flush(conn);
 }
 
-void LeaderProxy::forward(const std::string& address, uint64_t client, uint64_t slot, int db,
-                          int protocol, const resp::Argv& argv) {
+void LeaderProxy::forward(const std::string& address, bool tls, uint64_t client, uint64_t slot,
+                          int db, int protocol, std::string_view user, const resp::Argv& argv) {
   if (closed_) {
     deliver_(client, slot, error_bytes("TRYAGAIN the server is shutting down"));
     return;
   }
-  Conn* conn = connection(address, protocol == 3 ? 3 : 2);
+  bool secret = !config_.cluster_secret.empty();
+  if (!secret && user != "default") {
+    // Without a secret the leader cannot tell this node from a client, so
+    // the connection can only be `default`: refuse rather than run the
+    // command as a user the client is not.
+    deliver_(client, slot,
+             error_bytes("ERR this node forwards to the Raft leader only the commands of the "
+                         "'default' user when no cluster-secret is configured; send the commands "
+                         "of user '" +
+                         std::string(user) + "' to the leader at " + address +
+                         " or configure cluster-secret"));
+    return;
+  }
+  Conn* conn = connection(address, tls, protocol == 3 ? 3 : 2);
   if (conn->dead) {  // failed while opening
     deliver_(client, slot, error_bytes("TRYAGAIN the Raft leader is unreachable; retry"));
     return;
   }
-  if (conn->db != db) {
+  if (secret && (conn->user != user || conn->db != db)) {
+    std::string db_text = std::to_string(db);
+    append_command(&conn->out, {kProxyAsCommand, user, db_text});
+    conn->expected.push_back({0, 0, Conn::Kind::kDiscard, false});
+    conn->user = std::string(user);
+    conn->db = db;
+  } else if (conn->db != db) {
     std::string db_text = std::to_string(db);
     append_command(&conn->out, {"SELECT", db_text});
-    conn->expected.push_back({0, 0, true, false});
+    conn->expected.push_back({0, 0, Conn::Kind::kDiscard, false});
     conn->db = db;
   }
   append_command(&conn->out, {argv.begin(), argv.end()});
-  conn->expected.push_back({client, slot, false, false});
+  conn->expected.push_back({client, slot, Conn::Kind::kClient, false});
   ++forwarded_;
   flush(conn);
 }
 
 void LeaderProxy::flush(Conn* conn) {
-  if (!conn->connected || conn->dead || conn->writing || conn->out.empty()) return;
-  conn->in_flight.swap(conn->out);
-  conn->out.clear();
-  // Every request queued so far is now on its way: its outcome is no longer
-  // "certainly not run" if the connection fails.
-  for (auto& e : conn->expected)
-    e.written = true;
+  if (!conn->connected || conn->dead || conn->writing) return;
+  std::string plain;
+  plain.swap(conn->preamble);
+  if (conn->ready && !conn->out.empty()) {
+    plain += conn->out;
+    conn->out.clear();
+    // Every request queued so far is now on its way: its outcome is no
+    // longer "certainly not run" if the connection fails.
+    for (auto& e : conn->expected)
+      e.written = true;
+  }
+  std::string wire;
+  if (conn->tls) {
+    if (!plain.empty() && !conn->tls->write(plain)) {
+      fail(conn, "TLS to the leader at " + conn->address + ": " + conn->tls->error());
+      return;
+    }
+    if (conn->tls->has_output()) wire = conn->tls->take_output();
+  } else {
+    wire.swap(plain);
+  }
+  if (wire.empty()) return;
+  conn->in_flight = std::move(wire);
   uv_buf_t buf = uv_buf_init(conn->in_flight.data(), static_cast<unsigned>(conn->in_flight.size()));
   conn->writing = true;
   if (uv_write(&conn->write_req, reinterpret_cast<uv_stream_t*>(conn->handle), &buf, 1, on_write) !=
@@ -185,6 +278,11 @@ void LeaderProxy::on_write(uv_write_t* req, int status) {
 
 void LeaderProxy::on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
   auto* conn = static_cast<Conn*>(handle->data);
+  if (conn->tls) {  // ciphertext goes to the session's buffer, not `in`
+    buf->base = conn->tls->read_buffer();
+    buf->len = conn->tls->read_buffer_size();
+    return;
+  }
   size_t old = conn->in.size();
   size_t want = std::max<size_t>(suggested, 16 * 1024);
   conn->in.resize(old + want);
@@ -195,21 +293,33 @@ void LeaderProxy::on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf)
 void LeaderProxy::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* conn = static_cast<Conn*>(stream->data);
   // on_alloc grew `in` by buf->len; keep only what was read.
-  conn->in.resize(conn->in.size() - buf->len + static_cast<size_t>(std::max<ssize_t>(nread, 0)));
+  if (!conn->tls)
+    conn->in.resize(conn->in.size() - buf->len + static_cast<size_t>(std::max<ssize_t>(nread, 0)));
   if (conn->dead) return;
+  LeaderProxy* self = conn->owner;
   if (nread < 0) {
-    conn->owner->fail(conn, std::string("the leader at ") + conn->address +
-                                " closed the connection" +
-                                (nread == UV_EOF ? "" : std::string(": ") + uv_strerror(nread)));
+    self->fail(conn, std::string("the leader at ") + conn->address + " closed the connection" +
+                         (nread == UV_EOF ? "" : std::string(": ") + uv_strerror(nread)));
     return;
   }
-  conn->owner->handle_input(conn);
+  if (conn->tls) {
+    bool ok =
+        conn->tls->decrypt(std::string_view(buf->base, static_cast<size_t>(nread)), &conn->in);
+    if (!ok) {
+      self->fail(conn, "TLS to the leader at " + conn->address + ": " + conn->tls->error());
+      return;
+    }
+    // The handshake may have produced records to send (or released the
+    // preamble held until it completed).
+    self->flush(conn);
+  }
+  self->handle_input(conn);
 }
 
 void LeaderProxy::handle_input(Conn* conn) {
   size_t pos = 0;
   std::string_view in(conn->in);
-  while (pos < in.size()) {
+  while (pos < in.size() && !conn->dead) {
     resp::ScanResult s = resp::scan_reply(in.substr(pos), 64, 64 * 1024);
     if (s.status == resp::ScanStatus::kIncomplete) break;
     if (s.status == resp::ScanStatus::kError || conn->expected.empty()) {
@@ -219,26 +329,75 @@ void LeaderProxy::handle_input(Conn* conn) {
     Conn::Expect e = conn->expected.front();
     conn->expected.pop_front();
     std::string_view bytes = in.substr(pos, s.length);
-    if (!e.discard)
-      deliver_(e.client, e.slot, bytes);
-    else if (!bytes.empty() && bytes[0] == '-')
-      KV_LOG_WARNING("Leader proxy: the leader at %s refused a connection command: %.*s",
-                     conn->address.c_str(), static_cast<int>(bytes.size() - 2), bytes.data());
     pos += s.length;
+    switch (e.kind) {
+      case Conn::Kind::kClient:
+        deliver_(e.client, e.slot, bytes);
+        break;
+      case Conn::Kind::kDiscard:
+        if (!bytes.empty() && bytes[0] == '-')
+          KV_LOG_WARNING("Leader proxy: the leader at %s refused a connection command: %.*s",
+                         conn->address.c_str(), static_cast<int>(bytes.size() - 2), bytes.data());
+        break;
+      case Conn::Kind::kChallenge:
+        if (!on_challenge(conn, bytes)) return;
+        break;
+      case Conn::Kind::kProof:
+        if (!on_proof(conn, bytes)) return;
+        break;
+    }
   }
-  conn->in.erase(0, pos);
+  if (!conn->dead) conn->in.erase(0, pos);
 }
 
-void LeaderProxy::fail(Conn* conn, const std::string& why) {
+bool LeaderProxy::on_challenge(Conn* conn, std::string_view reply) {
+  std::string_view challenge;
+  if (!bulk_contents(reply, &challenge)) {
+    std::string why = "the Raft leader at " + conn->address +
+                      " refused this node's proxy connection: " + error_text(reply);
+    fail(conn, why, error_bytes("ERR " + why));
+    return false;
+  }
+  std::string nonce = hex_encode(make_peer_nonce());
+  std::string id = std::to_string(config_.node_id);
+  std::string proof =
+      hex_encode(proxy_proof(config_.cluster_secret, config_.cluster_id,
+                             static_cast<raft::NodeId>(config_.node_id), challenge, nonce));
+  // The proof and the HELLO go ahead of every forwarded command, which
+  // waits in `out` until the proof is accepted.
+  append_command(&conn->preamble, {kProxyAuthCommand, id, nonce, proof});
+  append_command(&conn->preamble, {"HELLO", conn->protocol == 3 ? "3" : "2"});
+  conn->expected.push_front({0, 0, Conn::Kind::kDiscard, false});
+  conn->expected.push_front({0, 0, Conn::Kind::kProof, false});
+  flush(conn);
+  return !conn->dead;
+}
+
+bool LeaderProxy::on_proof(Conn* conn, std::string_view reply) {
+  if (reply != "+OK\r\n") {
+    std::string why = "the Raft leader at " + conn->address +
+                      " refused this node's proxy authentication: " + error_text(reply);
+    KV_LOG_WARNING("Leader proxy: %s", why.c_str());
+    fail(conn, why, error_bytes("ERR " + why));
+    return false;
+  }
+  conn->ready = true;
+  flush(conn);
+  return !conn->dead;
+}
+
+void LeaderProxy::fail(Conn* conn, const std::string& why, const std::string& never_ran_reply) {
   if (conn->dead) return;
   conn->dead = true;
   KV_LOG_VERBOSE("Leader proxy: %s", why.c_str());
-  std::string never_ran = error_bytes("TRYAGAIN the Raft leader is unreachable; retry");
+  std::string never_ran = never_ran_reply.empty()
+                              ? error_bytes("TRYAGAIN the Raft leader is unreachable; retry")
+                              : never_ran_reply;
   std::string unknown = error_bytes(
       "ERR lost the connection to the Raft leader after forwarding the command; its outcome is "
       "unknown");
   for (const auto& e : conn->expected)
-    if (!e.discard) deliver_(e.client, e.slot, e.written ? unknown : never_ran);
+    if (e.kind == Conn::Kind::kClient) deliver_(e.client, e.slot, e.written ? unknown : never_ran);
   conn->expected.clear();
   auto it =
       std::find_if(conns_.begin(), conns_.end(), [&](const auto& c) { return c.get() == conn; });

@@ -43,16 +43,24 @@ bool split_last(std::string_view* rest, std::string_view* field) {
 }  // namespace
 
 std::string encode_member_context(const MemberInfo& m) {
-  return m.host + ":" + std::to_string(m.raft_port) + ":" + std::to_string(m.client_port) + ":" +
-         intent_name(m.intent);
+  std::string out = m.host + ":" + std::to_string(m.raft_port) + ":" +
+                    std::to_string(m.client_port) + ":" + intent_name(m.intent);
+  // Only when known, so the contexts of clusters without TLS stay as they were.
+  if (m.tls_port) out += ":tls=" + std::to_string(m.tls_port);
+  return out;
 }
 
 std::optional<MemberInfo> decode_member_context(std::string_view text) {
   std::string_view rest = text, intent, client, raft;
+  MemberInfo m;
+  // The optional trailing tls=<port> (no intent name starts with "tls=").
+  if (size_t c = rest.rfind(':'); c != std::string_view::npos && rest.substr(c + 1, 4) == "tls=") {
+    if (!parse_uint(rest.substr(c + 5), 65535, &m.tls_port) || m.tls_port == 0) return std::nullopt;
+    rest = rest.substr(0, c);
+  }
   if (!split_last(&rest, &intent) || !split_last(&rest, &client) || !split_last(&rest, &raft) ||
       rest.empty())
     return std::nullopt;
-  MemberInfo m;
   m.host = std::string(rest);
   if (!parse_uint(raft, 65535, &m.raft_port) || !parse_uint(client, 65535, &m.client_port))
     return std::nullopt;

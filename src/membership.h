@@ -39,12 +39,14 @@ struct MemberInfo {
   int raft_port = 0;    // 0: unknown
   int client_port = 0;  // 0: unknown (cannot redirect or proxy to it)
   MemberIntent intent = MemberIntent::kVoter;
+  int tls_port = 0;  // its tls-port; 0: none known (proxy and redirect use client_port)
 
   bool operator==(const MemberInfo&) const = default;
 };
 
 // The context of a conf change: "host:raft_port:client_port:intent" with
-// intent one of voter|learner|removing. The host may itself hold ':' (IPv6):
+// intent one of voter|learner|removing, followed by ":tls=<port>" when the
+// member has a known tls-port. The host may itself hold ':' (IPv6):
 // fields are split from the right.
 std::string encode_member_context(const MemberInfo& m);
 // nullopt unless `text` is exactly what encode_member_context writes (ports

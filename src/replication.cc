@@ -83,7 +83,7 @@ bool parse_cluster_peers(const std::string& text, std::vector<PeerConfig>* out,
     std::string item = text.substr(pos, comma - pos);
     pos = comma + 1;
     if (item.empty()) continue;
-    // id@host:raft_port[:client_port]
+    // id@host:raft_port[:client_port[:tls_port]]
     size_t at = item.find('@');
     PeerConfig p;
     uint64_t id = 0;
@@ -102,9 +102,17 @@ bool parse_cluster_peers(const std::string& text, std::vector<PeerConfig>* out,
     p.host = rest.substr(0, c1);
     std::string ports = rest.substr(c1 + 1);
     size_t c2 = ports.find(':');
+    size_t c3 = c2 == std::string::npos ? c2 : ports.find(':', c2 + 1);
     std::string raft_port = ports.substr(0, c2);
+    // A client port of 0 before a TLS port: the member serves TLS only.
+    std::string client_port =
+        c2 == std::string::npos
+            ? ""
+            : ports.substr(c2 + 1, c3 == std::string::npos ? std::string::npos : c3 - c2 - 1);
     if (!parse_port(raft_port, &p.raft_port) ||
-        (c2 != std::string::npos && !parse_port(ports.substr(c2 + 1), &p.client_port))) {
+        (c2 != std::string::npos && !(c3 != std::string::npos && client_port == "0") &&
+         !parse_port(client_port, &p.client_port)) ||
+        (c3 != std::string::npos && !parse_port(ports.substr(c3 + 1), &p.tls_port))) {
       *error = "cluster-peers: '" + item + "' has an invalid port";
       return false;
     }
@@ -285,6 +293,7 @@ bool Replication::start(std::string* error) {
       [this](uint64_t client, uint64_t slot, std::string_view b) { answer(client, slot, b); });
   for (const auto& p : peers_)
     if (p.id == self_id_ && peers_.size() > 1) proxy_->set_source_host(p.host);
+  if (config_.tls_replication) proxy_->set_tls_context(server_.tls_context());
 
   uv_timer_init(server_.loop(), &tick_timer_);
   uv_timer_start(&tick_timer_, on_tick, static_cast<uint64_t>(tick_ms_),
@@ -397,6 +406,17 @@ std::string Replication::leader_client_address() const {
   for (const auto& p : peers_)
     if (p.id == lead && lead != raft::kNoNode && p.client_port)
       return p.host + ":" + std::to_string(p.client_port);
+  return {};
+}
+
+std::string Replication::leader_address_for(bool tls, bool* is_tls) const {
+  raft::NodeId lead = leader_id();
+  for (const auto& p : peers_) {
+    if (p.id != lead || lead == raft::kNoNode) continue;
+    *is_tls = p.tls_port && (tls || !p.client_port);
+    int port = *is_tls ? p.tls_port : p.client_port;
+    return port ? p.host + ":" + std::to_string(port) : std::string();
+  }
   return {};
 }
 
@@ -531,12 +551,17 @@ void Replication::follower_route(Client& client, const CommandSpec& spec, const 
         [](resp::ReplyWriter& w) { w.error("TRYAGAIN this node is not the Raft leader; retry"); });
     return;
   }
-  std::string addr = leader_client_address();
+  // A client on TLS is sent to the leader's tls-port (as Redis Cluster does
+  // with tls-cluster); the proxy goes there when tls-replication is on.
+  bool redirect = follower_mode_ == FollowerMode::kRedirect;
+  bool tls = false;
+  std::string addr =
+      leader_address_for(redirect ? client.tls != nullptr : config_.tls_replication, &tls);
   if (addr.empty()) {
     client.reply_in_order([](resp::ReplyWriter& w) { w.error(kNoLeader); });
     return;
   }
-  if (follower_mode_ == FollowerMode::kRedirect) {
+  if (redirect) {
     uint16_t slot = spec.first_key > 0 && static_cast<size_t>(spec.first_key) < argv.size()
                         ? key_hash_slot(argv[static_cast<size_t>(spec.first_key)])
                         : 0;
@@ -545,7 +570,8 @@ void Replication::follower_route(Client& client, const CommandSpec& spec, const 
     return;
   }
   uint64_t slot = client.reserve_reply();
-  proxy_->forward(addr, client.id(), slot, client.db, client.reply.protocol(), argv);
+  proxy_->forward(addr, tls, client.id(), slot, client.db, client.reply.protocol(),
+                  client.authenticated ? client.user : "default", argv);
 }
 
 void Replication::answer(uint64_t client_id, uint64_t slot, std::string_view bytes) {

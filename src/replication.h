@@ -71,12 +71,14 @@ enum class ReadConsistency {
 // What a follower does with commands that need the leader (`follower-mode`).
 enum class FollowerMode { kProxy, kRedirect };
 
-// One member as configured in `cluster-peers` (id@host:raft_port:client_port).
+// One member as configured in `cluster-peers`
+// (id@host:raft_port[:client_port[:tls_port]]).
 struct PeerConfig {
   raft::NodeId id = raft::kNoNode;
   std::string host;
   int raft_port = 0;
   int client_port = 0;  // 0: unknown (cannot redirect/proxy to it)
+  int tls_port = 0;     // 0: unknown (no TLS proxy/redirect to it)
 };
 
 // Parses "1@127.0.0.1:7101:7001,2@..." ; false with *error on bad syntax.
@@ -123,6 +125,10 @@ class Replication {
   raft::NodeId leader_id() const;
   // The leader's client address "host:port", "" if unknown.
   std::string leader_client_address() const;
+  // The leader's address for a client on TLS (`tls`) or on the plain port:
+  // the port of the same kind when the leader has one, else the other kind.
+  // *is_tls says which it is. "" if unknown.
+  std::string leader_address_for(bool tls, bool* is_tls) const;
   // INFO raft body (without the section header) and RAFT.INFO pairs.
   std::vector<std::pair<std::string, std::string>> info_fields() const;
   // INFO persistence fields owned by the snapshot machinery.

@@ -52,7 +52,8 @@ void Replication::seed_members_from_config() {
   // Without cluster-peers peers_ holds only a placeholder for this node.
   if (config_.cluster_peers.empty()) return;
   for (const auto& p : peers_)
-    members_.seed(p.id, MemberInfo{p.host, p.raft_port, p.client_port, MemberIntent::kVoter});
+    members_.seed(p.id, MemberInfo{p.host, p.raft_port, p.client_port, MemberIntent::kVoter,
+                                   p.tls_port});
 }
 
 void Replication::bootstrap_member_contexts(std::vector<raft::Entry>& entries) const {
@@ -113,21 +114,22 @@ void Replication::rebuild_peers() {
   std::vector<PeerConfig> out;
   for (const auto& [id, m] : members_.members()) {
     if (known && id != self_id_ && !raft::is_member(*conf, id)) continue;
-    out.push_back({id, m.host, m.raft_port, m.client_port});
+    out.push_back({id, m.host, m.raft_port, m.client_port, m.tls_port});
   }
   // A member whose removal is in the log but not applied here yet is still
   // reachable: it may be the leader replicating its own removal, which
   // needs our acknowledgements (and our proxied commands).
   for (const auto& [id, m] : departed_)
-    if (id != self_id_) out.push_back({id, m.host, m.raft_port, m.client_port});
+    if (id != self_id_) out.push_back({id, m.host, m.raft_port, m.client_port, m.tls_port});
   auto self = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.id == self_id_; });
   if (self == out.end()) {
     int raft_port = config_.raft_port;
     for (const auto& p : peers_)
       if (p.id == self_id_ && !raft_port) raft_port = p.raft_port;
-    out.push_back({self_id_, self_host(), raft_port, config_.port});
-  } else if (self->client_port == 0) {
-    self->client_port = config_.port;
+    out.push_back({self_id_, self_host(), raft_port, config_.port, config_.tls_port});
+  } else {
+    if (self->client_port == 0) self->client_port = config_.port;
+    if (self->tls_port == 0) self->tls_port = config_.tls_port;
   }
   peers_ = std::move(out);
 }
