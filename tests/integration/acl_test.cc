@@ -195,7 +195,8 @@ TEST_CASE("protected mode accepts loopback clients") {
 }
 
 TEST_CASE("3-node cluster: ACL users are replicated and enforced on every node") {
-  LocalCluster cluster(3);
+  // A follower forwards a user's commands as that user only with a secret.
+  LocalCluster cluster(3, {"--cluster-secret", "acl-test-secret"});
   int leader = cluster.wait_for_leader();
   REQUIRE(leader >= 0);
   int f1 = (leader + 1) % 3, f2 = (leader + 2) % 3;

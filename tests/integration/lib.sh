@@ -30,6 +30,23 @@ free_port() {
   return 1
 }
 
+# unique_port: like free_port, for tests that take many ports before any is
+# listened on: below the ephemeral range (32768+), and never the same one
+# twice in a test (remembered in a file, as callers run it in $(...)).
+unique_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 12000))
+    grep -qx "$p" "$TEST_TMP/ports" 2>/dev/null && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    echo "$p" >>"$TEST_TMP/ports"
+    echo "$p"
+    return 0
+  done
+  echo "no free port found" >&2
+  return 1
+}
+
 # start_server NAME [args...]: sets PORT_<NAME>.
 start_server() {
   local name=$1; shift
