@@ -41,6 +41,21 @@ TEST_CASE("member context round-trips, IPv6 hosts included, and rejects malforme
   CHECK_FALSE(parse_host_port("7001", &host, &port));
 }
 
+TEST_CASE("a member's tls-port travels in its context only when it has one") {
+  MemberInfo m{"::1", 7101, 0, MemberIntent::kVoter, 7443};
+  CHECK(encode_member_context(m) == "::1:7101:0:voter:tls=7443");
+  auto back = decode_member_context(encode_member_context(m));
+  REQUIRE(back);
+  CHECK(*back == m);
+  CHECK(encode_member_context(MemberInfo{"h", 1, 2, MemberIntent::kVoter}) == "h:1:2:voter");
+  CHECK_FALSE(decode_member_context("h:7101:7001:voter:tls=0"));
+  CHECK_FALSE(decode_member_context("h:7101:7001:voter:tls=x"));
+  CHECK_FALSE(decode_member_context("h:7101:7001:tls=7443"));  // no intent
+  MemberTable t;
+  t.seed(2, m);
+  CHECK(MemberTable::decode(t.encode()) == t);
+}
+
 TEST_CASE("the table follows conf-change entries; a removed id stays removed") {
   MemberTable t;
   t.observe(conf_entry(1, ConfChangeType::kAddNode, 1));  // old 9-byte form: no address
