@@ -108,6 +108,12 @@ void cluster_command(ExecContext& ctx) {
   auto sub = ctx.argv[1];
   raft::NodeId leader = repl.leader_id();
   const auto& peers = repl.peers();
+  // A client on TLS is told each member's tls-port where one is known (as
+  // Redis does with tls-cluster); a plain client the plain port.
+  bool on_tls = ctx.client && ctx.client->tls;
+  auto client_port = [&](const PeerConfig& p) {
+    return on_tls && p.tls_port ? p.tls_port : p.client_port;
+  };
   auto find = [&](raft::NodeId id) -> const PeerConfig* {
     for (const auto& p : peers)
       if (p.id == id) return &p;
@@ -142,7 +148,7 @@ void cluster_command(ExecContext& ctx) {
     auto node = [&](const PeerConfig& p) {
       ctx.reply.array_header(3);
       ctx.reply.bulk(p.host);
-      ctx.reply.integer(p.client_port);
+      ctx.reply.integer(client_port(p));
       ctx.reply.bulk(node_name(p.id));
     };
     node(*lead);
@@ -164,7 +170,7 @@ void cluster_command(ExecContext& ctx) {
       ctx.reply.bulk("id");
       ctx.reply.bulk(node_name(p.id));
       ctx.reply.bulk("port");
-      ctx.reply.integer(p.client_port);
+      ctx.reply.integer(client_port(p));
       ctx.reply.bulk("ip");
       ctx.reply.bulk(p.host);
       ctx.reply.bulk("endpoint");
@@ -178,7 +184,7 @@ void cluster_command(ExecContext& ctx) {
     std::string out;
     for (const auto& p : peers) {
       bool is_leader = p.id == leader;
-      out += node_name(p.id) + " " + p.host + ":" + std::to_string(p.client_port) + "@" +
+      out += node_name(p.id) + " " + p.host + ":" + std::to_string(client_port(p)) + "@" +
              std::to_string(p.raft_port) + " " + (p.id == repl.self_id() ? "myself," : "") +
              (is_leader ? "master" : "slave") + " " +
              (is_leader || !lead ? "-" : node_name(leader)) + " 0 0 0 connected" +

@@ -4,8 +4,8 @@
 #  - a TLS-only cluster (plain client port 0 everywhere; cluster-peers names
 #    each member's tls-port) proxies writes from a follower to the leader's
 #    tls-port, as the client's ACL user;
-#  - in follower-mode redirect, -MOVED names the leader's tls-port to a
-#    client on TLS and its plain port to a plain client.
+#  - in follower-mode redirect, -MOVED (and CLUSTER SLOTS) name the
+#    leader's tls-port to a client on TLS and its plain port to a plain one.
 # A throwaway CA and certificates are generated into the temp dir at run time.
 source "$(dirname "$0")/lib.sh"
 
@@ -111,6 +111,9 @@ done
 expect "MOVED over tls names the tls port" "$out" "MOVED 12182 127.0.0.1:${TP[$L]}"
 expect "MOVED in clear names the plain port" "$(redis-cli -p "${CP[$F]}" set foo bar 2>&1)" \
   "MOVED 12182 127.0.0.1:${CP[$L]}"
+# CLUSTER SLOTS names the leader's port of the client's kind first.
+expect "CLUSTER SLOTS over tls" "$(tls_cli "${TP[$F]}" cluster slots | sed -n 4p)" "${TP[$L]}"
+expect "CLUSTER SLOTS in clear" "$(redis-cli -p "${CP[$F]}" cluster slots | sed -n 4p)" "${CP[$L]}"
 # A cluster-aware client follows the redirect over TLS.
 expect "redis-cli -c follows over tls" "$(tls_cli "${TP[$F]}" -c set foo bar)" "OK"
 expect "the leader has it" "$(tls_cli "${TP[$L]}" get foo)" "bar"
