@@ -484,7 +484,7 @@ bool Replication::join_cluster(std::string* error) {
     }
   }
   MemberInfo me{self_host(), config_.raft_port ? config_.raft_port : config_.port + 10000,
-                config_.port, MemberIntent::kVoter};
+                config_.port, MemberIntent::kVoter, config_.tls_port};
   members_.seed(self_id_, me);
   if (already) {
     KV_LOG_NOTICE(
@@ -493,8 +493,13 @@ bool Replication::join_cluster(std::string* error) {
     return true;
   }
   std::vector<std::string> add = {"RAFT.NODE", "ADD", std::to_string(self_id_),
-                                  me.host + ":" + std::to_string(me.raft_port),
-                                  std::to_string(me.client_port)};
+                                  me.host + ":" + std::to_string(me.raft_port)};
+  if (me.client_port) add.push_back(std::to_string(me.client_port));
+  // Advertise the tls-port too, the way the client port is.
+  if (me.tls_port) {
+    add.push_back("TLS-PORT");
+    add.push_back(std::to_string(me.tls_port));
+  }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   for (;;) {
     ReplyPtr r = call(add);

@@ -28,13 +28,13 @@ bool parse_node_id(std::string_view s, raft::NodeId* out) {
 
 }  // namespace
 
-// RAFT.NODE ADD <id> <host:raft-port> [<client-port>] [LEARNER]
+// RAFT.NODE ADD <id> <host:raft-port> [<client-port>] [TLS-PORT <port>] [LEARNER]
 // RAFT.NODE REMOVE <id>
 void raft_node_command(ExecContext& ctx) {
   const auto& argv = ctx.argv;
   Replication::MembershipRequest req;
   auto sub = argv[1];
-  if (iequals(sub, "ADD") && argv.size() >= 4 && argv.size() <= 6) {
+  if (iequals(sub, "ADD") && argv.size() >= 4 && argv.size() <= 8) {
     req.add = true;
     if (!parse_node_id(argv[2], &req.id)) {
       ctx.reply.error("ERR invalid node id '" + std::string(argv[2].substr(0, 64)) +
@@ -46,14 +46,21 @@ void raft_node_command(ExecContext& ctx) {
                       "': expected host:raft-port");
       return;
     }
-    for (size_t i = 4; i < argv.size(); ++i) {
+    auto parse_port = [](std::string_view text, int* out) {
       int port = 0;
-      auto [p, ec] = std::from_chars(argv[i].data(), argv[i].data() + argv[i].size(), port);
+      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+      if (ec != std::errc() || p != text.data() + text.size() || port <= 0 || port > 65535)
+        return false;
+      *out = port;
+      return true;
+    };
+    for (size_t i = 4; i < argv.size(); ++i) {
       if (iequals(argv[i], "LEARNER")) {
         req.info.intent = MemberIntent::kLearner;
-      } else if (i == 4 && ec == std::errc() && p == argv[i].data() + argv[i].size() && port > 0 &&
-                 port <= 65535) {
-        req.info.client_port = port;
+      } else if (iequals(argv[i], "TLS-PORT") && i + 1 < argv.size() &&
+                 parse_port(argv[i + 1], &req.info.tls_port)) {
+        ++i;
+      } else if (i == 4 && parse_port(argv[i], &req.info.client_port)) {
       } else {
         ctx.reply.error(kErrSyntax);
         return;
@@ -104,7 +111,7 @@ void register_membership_commands(CommandTable& t) {
          .group = "server",
          .since = "0.1.0",
          .summary = "Adds or removes a cluster member (a replicated membership change).",
-         .syntax = "ADD|REMOVE id [host:raft-port] [client-port] [LEARNER]"});
+         .syntax = "ADD|REMOVE id [host:raft-port] [client-port] [TLS-PORT port] [LEARNER]"});
   t.add({.name = "raft.nodes",
          .arity = 1,
          .flags = kCmdConnection | kCmdStale | kCmdLoading,

@@ -103,6 +103,22 @@ TEST_CASE("a restricted user on a follower is refused and allowed exactly as on 
   CHECK(admin.run({"GET", "foo3"}) == "t");
   CHECK(admin.run({"EXISTS", "bar", "ro1", "foo2"}) == "(integer) 0");
   CHECK(admin.run({"ACL", "GETUSER", "eve"}) == "(nil)");
+  // Clients of different users and databases take turns on the follower's
+  // one proxy connection: each command runs as its own client's user.
+  RedisConnection admin_on_follower(cluster.port(follower));
+  REQUIRE(admin_on_follower.run({"AUTH", "admin", "adminpw"}) == "OK");
+  REQUIRE(admin_on_follower.run({"SELECT", "2"}) == "OK");
+  for (int i = 0; i < 3; ++i) {
+    CHECK(admin_on_follower.run({"SET", "bar", "x"}) == "OK");
+    CHECK(on_follower.run({"SET", "bar", "y"}) == "(error) NOPERM No permissions to access a key");
+    CHECK(on_follower.run({"STRLEN", "foo1"}) == "(integer) 1");
+    CHECK(admin_on_follower.run({"DEL", "bar"}) == "(integer) 1");
+  }
+  CHECK(admin_on_follower.run({"SET", "bar", "db2"}) == "OK");
+  CHECK(admin.run({"EXISTS", "bar"}) == "(integer) 0");
+  CHECK(admin.run({"SELECT", "2"}) == "OK");
+  CHECK(admin.run({"GET", "bar"}) == "db2");
+  CHECK(admin.run({"SELECT", "0"}) == "OK");
   // An unauthenticated client on the follower needs the default password,
   // and with it runs as `default`.
   RedisConnection anonymous(cluster.port(follower));

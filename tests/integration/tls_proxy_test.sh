@@ -92,6 +92,10 @@ expect "alice refused via follower" \
   "$(tls_cli "${TP[$F]}" --user alice --pass pw --no-auth-warning set bar v)" \
   "NOPERM No permissions to access a key"
 expect "alice's write on the leader" "$(tls_cli "${TP[$L]}" get foo1)" "v"
+expect "a RESP3 client's write via follower" \
+  "$(tls_cli "${TP[$F]}" -3 --user alice --pass pw --no-auth-warning set foo2 w)" "OK"
+expect "RESP3 reply relayed" \
+  "$(tls_cli "${TP[$F]}" -3 --user alice --pass pw --no-auth-warning strlen foo2)" "1"
 proxied=$(grep -c 'Leader proxy' "$TEST_TMP/t$F/server.log" || true)
 expect "no proxy errors logged" "$proxied" "0"
 
@@ -117,5 +121,25 @@ expect "CLUSTER SLOTS in clear" "$(redis-cli -p "${CP[$F]}" cluster slots | sed 
 # A cluster-aware client follows the redirect over TLS.
 expect "redis-cli -c follows over tls" "$(tls_cli "${TP[$F]}" -c set foo bar)" "OK"
 expect "the leader has it" "$(tls_cli "${TP[$L]}" get foo)" "bar"
+
+# A node that joins advertises its tls-port the way it does its client port.
+P4=$(unique_port)
+T4=$(unique_port)
+mkdir -p "$TEST_TMP/r4"
+"$KVRAFT_SERVER_BIN" --port "$P4" --tls-port "$T4" --raft-port "$(unique_port)" \
+  --dir "$TEST_TMP/r4" --node-id 4 --join "127.0.0.1:${CP[$L]}" "${SERVER_TLS[@]}" \
+  --follower-mode redirect >>"$TEST_TMP/r4/server.log" 2>&1 &
+TEST_PIDS+=($!)
+seen=no
+for _ in $(seq 1 100); do
+  if tls_cli "${TP[$L]}" cluster nodes | grep -q " 127.0.0.1:$T4@"; then
+    seen=yes
+    break
+  fi
+  sleep 0.2
+done
+expect "joined node's tls-port known to the leader" "$seen" "yes"
+expect "joined node's plain port to plain clients" \
+  "$(redis-cli -p "${CP[$L]}" cluster nodes | grep -c " 127.0.0.1:$P4@")" "1"
 
 finish
