@@ -16,9 +16,9 @@
 // prefixes SELECT when the database differs, and only commands of clients
 // acting as `default` are forwarded; others get an error saying why.
 //
-// TLS: with tls-replication the connection goes to the leader's tls-port
-// over TLS (src/tls.h, the node's certificate as the client certificate),
-// when the caller asks for it.
+// TLS: when the caller asks for it (tls-replication, or a leader without a
+// plain port), the connection goes to the leader's tls-port over TLS
+// (src/tls.h, the node's certificate as the client certificate).
 //
 // Exactly once: a command is written to the leader at most once. If the
 // connection fails before the reply arrives, a command that was never

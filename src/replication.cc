@@ -293,7 +293,9 @@ bool Replication::start(std::string* error) {
       [this](uint64_t client, uint64_t slot, std::string_view b) { answer(client, slot, b); });
   for (const auto& p : peers_)
     if (p.id == self_id_ && peers_.size() > 1) proxy_->set_source_host(p.host);
-  if (config_.tls_replication) proxy_->set_tls_context(server_.tls_context());
+  // TLS to the leader's tls-port: with tls-replication, or when the leader
+  // has no plain port (null without any TLS configuration).
+  proxy_->set_tls_context(server_.tls_context());
 
   uv_timer_init(server_.loop(), &tick_timer_);
   uv_timer_start(&tick_timer_, on_tick, static_cast<uint64_t>(tick_ms_),
