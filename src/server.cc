@@ -14,7 +14,6 @@
 #include "src/client.h"
 #include "src/client_limits.h"
 #include "src/eviction.h"
-#include "src/leader_proxy.h"
 #include "src/proxy_auth.h"
 #include "src/log.h"
 #include "src/replication.h"
