@@ -4,6 +4,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -510,67 +511,69 @@ AclVerdict Acl::check(const Client& client, const std::string& requirepass, cons
   }
   std::string_view name = client.authenticated ? std::string_view(client.user) : "default";
   const AclUser* user = find(name);
+  std::optional<AclUser> nobody;  // stands in for a proxy's user this node does not know
   if (!user_active(name)) {
-    // A leader proxy's user (src/proxy_auth.h) that this node does not know
-    // or has disabled: this node's ACL wins, the command is refused; the
-    // connection carries other clients' commands and stays.
     if (client.authenticated && !client.proxy_member) return {AclVerdict::kDisconnect, {}};
-    if (no_auth) return {};
-    if (client.proxy_member) return {AclVerdict::kRefused, no_permission_error(name, spec, argv)};
-    return {AclVerdict::kRefused, std::string(kErrNoAuth)};
+    if (no_auth || !client.proxy_member)
+      return no_auth ? AclVerdict{} : AclVerdict{AclVerdict::kRefused, std::string(kErrNoAuth)};
+    // A leader proxy's user (src/proxy_auth.h) that this node does not know
+    // or has disabled: this node's ACL wins. It is judged as a user with no
+    // permissions (Redis's NOPERM text, in the ordinary path below); the
+    // connection carries other clients' commands and stays.
+    nobody.emplace().name = std::string(name);
+    user = &*nobody;
   }
   // Redis lets every user run AUTH, HELLO and QUIT. A user with every
   // command and key (the default user) needs no lookups.
   if (no_auth || (user->allkeys && user->command_rules == "+@all")) return {};
-  if (spec.flags & kCmdInternal) return check_internal(*user, spec, argv);
-  return check_user(*user, spec, argv);
-}
-
-std::string Acl::no_permission_error(std::string_view user, const CommandSpec& spec,
-                                     std::span<const std::string_view> argv) {
-  std::string cmd = ascii_lower(spec.name);
-  if (!spec.subcommands.empty() && argv.size() >= 2) {
-    std::string sub = cmd + "|" + ascii_lower(argv[1]);
-    if (CommandIds::get().by_name.count(sub)) cmd = sub;
+  if (spec.flags & kCmdInternal) return check_internal(client, requirepass, spec, argv);
+  if (!user->may_run(spec, argv)) {
+    std::string cmd = ascii_lower(spec.name);
+    if (!spec.subcommands.empty() && argv.size() >= 2) {
+      std::string sub = cmd + "|" + ascii_lower(argv[1]);
+      if (CommandIds::get().by_name.count(sub)) cmd = sub;
+    }
+    return {AclVerdict::kRefused,
+            "NOPERM User " + user->name + " has no permissions to run the '" + cmd + "' command"};
   }
-  return "NOPERM User " + std::string(user) + " has no permissions to run the '" + cmd +
-         "' command";
-}
-
-AclVerdict Acl::check_user(const AclUser& user, const CommandSpec& spec,
-                           std::span<const std::string_view> argv) {
-  if (!user.may_run(spec, argv))
-    return {AclVerdict::kRefused, no_permission_error(user.name, spec, argv)};
-  if (!user.may_access_keys(spec, argv)) return {AclVerdict::kRefused, std::string(kErrNoPermKey)};
+  if (!user->may_access_keys(spec, argv)) return {AclVerdict::kRefused, std::string(kErrNoPermKey)};
   return {};
 }
 
-AclVerdict Acl::check_internal(const AclUser& user, const CommandSpec& spec,
-                               std::span<const std::string_view> argv) {
+AclVerdict Acl::check_internal(const Client& client, const std::string& requirepass,
+                               const CommandSpec& spec,
+                               std::span<const std::string_view> argv) const {
   const CommandTable& table = command_table();
-  if (spec.name == "kvraft.fingerprint") {  // WATCH's read: judged as that WATCH
-    std::vector<std::string_view> watch(argv.begin(), argv.end());
-    watch[0] = "watch";
-    return check_user(user, *table.find("watch"), watch);
-  }
+  // Judges `argv` with its name replaced, as the command `as` names.
+  auto check_as = [&](std::string_view as, std::span<const std::string_view> args) {
+    std::vector<std::string_view> renamed(args.begin(), args.end());
+    renamed[0] = as;
+    return check(client, requirepass, *table.find(as), renamed);
+  };
+  if (spec.name == "kvraft.fingerprint") return check_as("watch", argv);  // WATCH's read
   if (spec.name == "kvraft.exec") {
     // A whole transaction: EXEC itself and every command it holds, as they
     // were checked when queued on the follower, but by this node's rules.
     std::string_view exec[] = {"exec"};
-    if (AclVerdict v = check_user(user, *table.find("exec"), exec); v.kind != AclVerdict::kAllowed)
+    if (AclVerdict v = check(client, requirepass, *table.find("exec"), exec);
+        v.kind != AclVerdict::kAllowed)
       return v;
     std::vector<std::span<const std::string_view>> commands;
     if (!transaction_exec_commands(argv, &commands))
       return {AclVerdict::kRefused, "ERR malformed KVRAFT.EXEC"};
     for (auto c : commands) {
       const CommandSpec* inner = table.find(c[0]);
-      if (!inner) continue;  // applying it answers "not allowed" in its place
-      if (AclVerdict v = check_user(user, *inner, c); v.kind != AclVerdict::kAllowed) return v;
+      // Unknown and internal commands never run inside a transaction
+      // (applying it answers "not allowed" in their place); not recursing
+      // into them also bounds the recursion.
+      if (!inner || (inner->flags & kCmdInternal)) continue;
+      if (AclVerdict v = check(client, requirepass, *inner, c); v.kind != AclVerdict::kAllowed)
+        return v;
     }
     return {};
   }
-  // The server's own internal writes (expiry, eviction): no user runs them.
-  return {AclVerdict::kRefused, no_permission_error(user.name, spec, argv)};
+  // The server's own deletions (active expiry, eviction): judged as DEL.
+  return check_as("del", argv);
 }
 
 // ------------------------------------------------------------ protected mode

@@ -157,18 +157,12 @@ class Acl {
                    std::span<const std::string_view> argv) const;
 
  private:
-  // The permission part of check() for an active `user`: the command, then
-  // its keys.
-  static AclVerdict check_user(const AclUser& user, const CommandSpec& spec,
-                               std::span<const std::string_view> argv);
-  // An internal command a leader proxy forwards, judged as what it stands
-  // for: KVRAFT.FINGERPRINT as the WATCH of its keys, KVRAFT.EXEC as EXEC
-  // and each command of the transaction (one refused refuses it whole).
-  static AclVerdict check_internal(const AclUser& user, const CommandSpec& spec,
-                                   std::span<const std::string_view> argv);
-  // Redis's "NOPERM User <user> has no permissions to run the '<cmd>' command".
-  static std::string no_permission_error(std::string_view user, const CommandSpec& spec,
-                                         std::span<const std::string_view> argv);
+  // check() for an internal command a leader proxy forwards, judged as what
+  // it stands for: KVRAFT.FINGERPRINT as the WATCH of its keys, KVRAFT.EXEC
+  // as EXEC and each command of the transaction (one refused refuses it
+  // whole), the server's own expiry/eviction deletions as DEL.
+  AclVerdict check_internal(const Client& client, const std::string& requirepass,
+                            const CommandSpec& spec, std::span<const std::string_view> argv) const;
   static std::string set_user_in(std::map<std::string, AclUser, std::less<>>* users,
                                  std::string_view name, std::span<const std::string_view> rules);
 
