@@ -114,13 +114,19 @@ void Replication::rebuild_peers() {
   std::vector<PeerConfig> out;
   for (const auto& [id, m] : members_.members()) {
     if (known && id != self_id_ && !raft::is_member(*conf, id)) continue;
-    out.push_back({id, m.host, m.raft_port, m.client_port, m.tls_port});
+    out.push_back({id, m.host, m.raft_port, m.client_port});
   }
   // A member whose removal is in the log but not applied here yet is still
   // reachable: it may be the leader replicating its own removal, which
   // needs our acknowledgements (and our proxied commands).
   for (const auto& [id, m] : departed_)
-    if (id != self_id_) out.push_back({id, m.host, m.raft_port, m.client_port, m.tls_port});
+    if (id != self_id_) out.push_back({id, m.host, m.raft_port, m.client_port});
+  // Each member's tls-port, from the table (or the departing member's record).
+  for (auto& p : out) {
+    const MemberInfo* m = members_.find(p.id);
+    if (auto d = departed_.find(p.id); !m && d != departed_.end()) m = &d->second;
+    if (m) p.tls_port = m->tls_port;
+  }
   auto self = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.id == self_id_; });
   if (self == out.end()) {
     int raft_port = config_.raft_port;
