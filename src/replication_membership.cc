@@ -121,12 +121,6 @@ void Replication::rebuild_peers() {
   // needs our acknowledgements (and our proxied commands).
   for (const auto& [id, m] : departed_)
     if (id != self_id_) out.push_back({id, m.host, m.raft_port, m.client_port});
-  // Each member's tls-port, from the table (or the departing member's record).
-  for (auto& p : out) {
-    const MemberInfo* m = members_.find(p.id);
-    if (auto d = departed_.find(p.id); !m && d != departed_.end()) m = &d->second;
-    if (m) p.tls_port = m->tls_port;
-  }
   auto self = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.id == self_id_; });
   if (self == out.end()) {
     int raft_port = config_.raft_port;
@@ -138,6 +132,12 @@ void Replication::rebuild_peers() {
     if (self->tls_port == 0) self->tls_port = config_.tls_port;
   }
   peers_ = std::move(out);
+  // Each member's tls-port, from the table (or the departing member's record).
+  for (auto& p : peers_) {
+    const MemberInfo* m = members_.find(p.id);
+    if (auto d = departed_.find(p.id); !m && d != departed_.end()) m = &d->second;
+    if (m && m->tls_port) p.tls_port = m->tls_port;
+  }
 }
 
 std::string Replication::self_host() const {
