@@ -554,7 +554,8 @@ void Replication::follower_route(Client& client, const CommandSpec& spec, const 
     return;
   }
   // A client on TLS is sent to the leader's tls-port (as Redis Cluster does
-  // with tls-cluster); the proxy goes there when tls-replication is on.
+  // with tls-cluster); the proxy goes there when tls-replication is on. Each
+  // falls back to the other kind of port when the leader lacks this one.
   bool redirect = follower_mode_ == FollowerMode::kRedirect;
   bool tls = false;
   std::string addr =
