@@ -62,6 +62,18 @@ struct CommandHarness {
   }
 };
 
+// Checks the fields COMMAND INFO / COMMAND DOCS serve for `spec`: an arity,
+// a handler, documentation, and exactly one of write / readonly.
+inline void check_documented(const CommandSpec& spec) {
+  CAPTURE(spec.name);
+  CHECK(spec.arity != 0);
+  CHECK(static_cast<bool>(spec.handler));
+  CHECK(!spec.since.empty());
+  CHECK(!spec.summary.empty());
+  CHECK(!spec.syntax.empty());
+  CHECK(((spec.flags & kCmdWrite) != 0) != ((spec.flags & kCmdReadonly) != 0));
+}
+
 // RESP2 bulk string.
 inline std::string bulk(std::string_view s) {
   return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
