@@ -37,10 +37,12 @@
 #include "storage/set_value.h"
 #include "storage/value.h"
 #include "storage/zset_value.h"
+#include "tests/support/redis_baseline.h"
 #include "tests/support/test_support.h"
 
 using namespace kvraft;
 using kvraft::test::ChildProcess;
+using kvraft::test::find_on_path;
 using kvraft::test::TempDir;
 
 namespace {
@@ -285,23 +287,6 @@ storage::RdbSnapshotInfo sample_info() {
   info.ctime = 1'700'000'000;
   info.used_mem = 4096;
   return info;
-}
-
-// Absolute path of `name` on PATH, or "" if it is not installed.
-std::string find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t colon = dirs.find(':', start);
-    std::string dir =
-        dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  return "";
 }
 
 // Starts a background snapshot and runs the loop until it reports.
