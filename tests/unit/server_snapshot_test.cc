@@ -467,12 +467,19 @@ TEST_CASE("expired collections are skipped on load like strings; live ones keep 
   CHECK(loaded.keyspace->expires(1) == 1);
 }
 
-TEST_CASE("a second start while a snapshot runs is refused; the next one after it works") {
-  TempDir dir("kvraft-snapshot");
+// A populated keyspace, a loop and a BackgroundSnapshot driven by it: what
+// the tests of a snapshot child's life cycle (refusal, abort, failure) start
+// from.
+struct RunningSnapshotRig {
+  TempDir dir{"kvraft-snapshot"};
   TestLoop loop;
-  storage::Keyspace ks(16);
-  populate(ks, wall_ms());
-  BackgroundSnapshot bg(loop.get());
+  storage::Keyspace ks{16};
+  BackgroundSnapshot bg{loop.get()};
+  RunningSnapshotRig() { populate(ks, wall_ms()); }
+};
+
+TEST_CASE_FIXTURE(RunningSnapshotRig,
+                  "a second start while a snapshot runs is refused; the next one after it works") {
   SnapshotOptions slow;
   slow.delay_ms = 300;
   int calls = 0;
@@ -519,12 +526,8 @@ TEST_CASE("a second start while a snapshot runs is refused; the next one after i
   CHECK(file_exists(dir.file("d.rdb")));
 }
 
-TEST_CASE("abort kills the child, removes its temp file and never calls done") {
-  TempDir dir("kvraft-snapshot");
-  TestLoop loop;
-  storage::Keyspace ks(16);
-  populate(ks, wall_ms());
-  BackgroundSnapshot bg(loop.get());
+TEST_CASE_FIXTURE(RunningSnapshotRig,
+                  "abort kills the child, removes its temp file and never calls done") {
   SnapshotOptions slow;
   slow.delay_ms = 20'000;
   bool called = false;
@@ -562,13 +565,9 @@ TEST_CASE("abort kills the child, removes its temp file and never calls done") {
   CHECK(temp_files(dir.path()).empty());
 }
 
-TEST_CASE("a child that cannot write reports an error and leaves no temp file and no final file") {
-  TempDir dir("kvraft-snapshot");
-  TestLoop loop;
-  storage::Keyspace ks(16);
-  populate(ks, wall_ms());
-  BackgroundSnapshot bg(loop.get());
-
+TEST_CASE_FIXTURE(
+    RunningSnapshotRig,
+    "a child that cannot write reports an error and leaves no temp file and no final file") {
   SUBCASE("the directory does not exist") {
     std::string path = dir.file("gone/snapshot.rdb");
     SnapshotResult r = run_background(loop, bg, ks, {}, path);
