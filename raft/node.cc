@@ -394,18 +394,24 @@ void Node::step_candidate(const Message& m) {
     case MessageType::kVoteResp:
       if (role_ == Role::kCandidate) poll_and_decide(m.from, !m.reject, false);
       break;
-    case MessageType::kReadIndex: {
-      Message r;
-      r.type = MessageType::kReadIndexResp;
-      r.to = m.from;
-      r.context = m.context;
-      r.reject = true;
-      send(std::move(r));
+    case MessageType::kReadIndex:
+      reject_read_index(m);
       break;
-    }
     default:
       break;  // App/Heartbeat/Snap made us a follower in step()
   }
+}
+
+// A ReadIndex request that reached a node which is not the leader (the
+// sender's idea of the leader is stale) is rejected, so the asking follower
+// fails the read instead of waiting for an answer that never comes.
+void Node::reject_read_index(const Message& m) {
+  Message r;
+  r.type = MessageType::kReadIndexResp;
+  r.to = m.from;
+  r.context = m.context;
+  r.reject = true;
+  send(std::move(r));
 }
 
 void Node::step_follower(const Message& m) {
@@ -427,15 +433,9 @@ void Node::step_follower(const Message& m) {
     case MessageType::kReadIndexResp:
       if (!m.reject) read_states_.push_back(ReadState{m.index, m.context});
       break;
-    case MessageType::kReadIndex: {
-      Message r;
-      r.type = MessageType::kReadIndexResp;
-      r.to = m.from;
-      r.context = m.context;
-      r.reject = true;
-      send(std::move(r));
+    case MessageType::kReadIndex:
+      reject_read_index(m);
       break;
-    }
     default:
       break;
   }

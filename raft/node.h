@@ -279,6 +279,7 @@ class Node {
   void abort_transfer();
   void release_reads_up_to(size_t pos);
   void send_timeout_now(NodeId to);
+  void reject_read_index(const Message& m);
 
   // Membership bookkeeping.
   void note_appended(std::span<const Entry> ents);

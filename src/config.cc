@@ -36,7 +36,9 @@ std::string one_arg(const std::vector<std::string>& args) {
   return args.size() == 1 ? std::string() : "wrong number of arguments";
 }
 
-Directive int_directive(std::string_view name, int Config::*field, int64_t min, int64_t max,
+// An integer directive in [min, max] over an int or int64_t field.
+template <class T>
+Directive int_directive(std::string_view name, T Config::*field, int64_t min, int64_t max,
                         bool runtime_mutable) {
   return {name, runtime_mutable,
           [=](Config& c, const std::vector<std::string>& args) -> std::string {
@@ -45,7 +47,7 @@ Directive int_directive(std::string_view name, int Config::*field, int64_t min, 
             if (!parse_int(args[0], min, max, &v))
               return "argument must be an integer between " + std::to_string(min) + " and " +
                      std::to_string(max);
-            c.*field = static_cast<int>(v);
+            c.*field = static_cast<T>(v);
             return {};
           },
           [=](const Config& c) { return std::to_string(c.*field); }};
@@ -64,20 +66,8 @@ Directive memory_directive(std::string_view name, int64_t Config::*field, int64_
           [=](const Config& c) { return std::to_string(c.*field); }};
 }
 
-Directive int64_directive(std::string_view name, int64_t Config::*field, int64_t min, int64_t max,
-                          bool runtime_mutable) {
-  return {name, runtime_mutable,
-          [=](Config& c, const std::vector<std::string>& args) -> std::string {
-            if (auto e = one_arg(args); !e.empty()) return e;
-            int64_t v;
-            if (!parse_int(args[0], min, max, &v))
-              return "argument must be an integer between " + std::to_string(min) + " and " +
-                     std::to_string(max);
-            c.*field = v;
-            return {};
-          },
-          [=](const Config& c) { return std::to_string(c.*field); }};
-}
+// The name the int64_t rows use.
+constexpr auto& int64_directive = int_directive<int64_t>;
 
 Directive bool_directive(std::string_view name, bool Config::*field, bool runtime_mutable) {
   return {name, runtime_mutable,

@@ -35,28 +35,14 @@ using storage::ValueType;
 // A live hash for reading: null if absent (nothing replied), or null with
 // WRONGTYPE replied (then *failed is set).
 const HashValue* read_hash(ExecContext& ctx, std::string_view key, bool* failed) {
-  *failed = false;
-  const Entry* e = ctx.keyspace.lookup_read(ctx.db, key, ctx.now_ms);
-  if (!e) return nullptr;
-  if (e->type() != ValueType::kHash) {
-    ctx.reply.error(kErrWrongType);
-    *failed = true;
-    return nullptr;
-  }
-  return static_cast<const HashValue*>(e->object_value());
+  const Entry* e = read_typed(ctx, key, ValueType::kHash, failed);
+  return e ? static_cast<const HashValue*>(e->object_value()) : nullptr;
 }
 
 // The same for writers: lookup_write (deletes an expired key first).
 HashValue* write_hash(ExecContext& ctx, std::string_view key, bool* failed) {
-  *failed = false;
-  Entry* e = ctx.keyspace.lookup_write(ctx.db, key, ctx.now_ms);
-  if (!e) return nullptr;
-  if (e->type() != ValueType::kHash) {
-    ctx.reply.error(kErrWrongType);
-    *failed = true;
-    return nullptr;
-  }
-  return static_cast<HashValue*>(e->object_value());
+  Entry* e = write_typed(ctx, key, ValueType::kHash, failed);
+  return e ? static_cast<HashValue*>(e->object_value()) : nullptr;
 }
 
 // Redis's hashTypeLookupWriteOrCreate: the hash at `key`, created (and
@@ -250,47 +236,22 @@ void hvals_command(ExecContext& ctx) {
 
 void hscan_command(ExecContext& ctx) {
   uint64_t cursor;
-  if (!storage::parse_scan_cursor(ctx.argv[2], &cursor))
-    return ctx.reply.error("ERR invalid cursor");
+  if (!parse_scan_cursor_arg(ctx, ctx.argv[2], &cursor)) return;
   bool failed;
   const HashValue* hash = read_hash(ctx, ctx.argv[1], &failed);
   if (failed) return;
-  if (!hash) {
-    ctx.reply.array_header(2);
-    ctx.reply.bulk("0");
-    return ctx.reply.array_header(0);
-  }
-  int64_t count = 10;
-  std::string_view pattern;
-  bool use_pattern = false;
-  for (size_t i = 3; i < ctx.argv.size();) {
-    size_t remaining = ctx.argv.size() - i;
-    if (iequals(ctx.argv[i], "count") && remaining >= 2) {
-      if (!parse_ll(ctx, ctx.argv[i + 1], &count)) return;
-      if (count < 1) return ctx.reply.error(kErrSyntax);
-      i += 2;
-    } else if (iequals(ctx.argv[i], "match") && remaining >= 2) {
-      pattern = ctx.argv[i + 1];
-      use_pattern = pattern != "*";
-      i += 2;
-    } else {
-      return ctx.reply.error(kErrSyntax);
-    }
-  }
+  if (!hash) return reply_scan_header(ctx, 0, 0);
+  ScanOptions opt;
+  if (!parse_scan_options(ctx, 3, false, &opt)) return;
   // Redis's loop: stop after `count` fields or count*10 bucket visits.
   std::vector<std::pair<std::string_view, std::string_view>> found;
-  int64_t max_iterations = count * 10;
+  int64_t max_iterations = opt.count * 10;
   do {
     cursor = hash->scan(cursor, [&](std::string_view f, std::string_view v) {
-      if (use_pattern && !storage::glob_match(pattern, f)) return;
-      found.emplace_back(f, v);
+      if (opt.matches(f)) found.emplace_back(f, v);
     });
-  } while (cursor && max_iterations-- && static_cast<int64_t>(found.size()) < count);
-  ctx.reply.array_header(2);
-  char buf[24];
-  int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(cursor));
-  ctx.reply.bulk(std::string_view(buf, static_cast<size_t>(n)));
-  ctx.reply.array_header(static_cast<int64_t>(found.size() * 2));
+  } while (cursor && max_iterations-- && static_cast<int64_t>(found.size()) < opt.count);
+  reply_scan_header(ctx, cursor, found.size() * 2);
   for (const auto& [f, v] : found) {
     ctx.reply.bulk(f);
     ctx.reply.bulk(v);
@@ -390,19 +351,7 @@ void register_hash_commands(CommandTable& t) {
   constexpr uint32_t W = kCmdWrite, R = kCmdReadonly, F = kCmdFast, M = kCmdDenyOom;
   auto add = [&](std::string_view name, int arity, uint32_t flags, CommandHandler h,
                  std::string_view since, std::string_view summary, std::string_view syntax) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = 1;
-    s.last_key = 1;
-    s.key_step = 1;
-    s.handler = h;
-    s.group = "hash";
-    s.since = since;
-    s.summary = summary;
-    s.syntax = syntax;
-    t.add(std::move(s));
+    t.add(make_spec(name, arity, flags, 1, 1, 1, h, "hash", since, summary, syntax));
   };
   add("hset", -4, W | M | F, hset_command, "2.0.0", "Set the string value of a hash field",
       "key field value [field value ...]");

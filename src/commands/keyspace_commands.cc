@@ -206,53 +206,21 @@ void keys_command(ExecContext& ctx) {
 
 void scan_command(ExecContext& ctx) {
   uint64_t cursor;
-  if (!storage::parse_scan_cursor(ctx.argv[1], &cursor)) {
-    ctx.reply.error("ERR invalid cursor");
-    return;
-  }
-  int64_t count = 10;
-  std::string_view pattern;
-  bool use_pattern = false;
-  std::string_view type;
-  bool use_type = false;
-  for (size_t i = 2; i < ctx.argv.size();) {
-    size_t remaining = ctx.argv.size() - i;
-    if (iequals(ctx.argv[i], "count") && remaining >= 2) {
-      if (!parse_ll(ctx, ctx.argv[i + 1], &count)) return;
-      if (count < 1) {
-        ctx.reply.error(kErrSyntax);
-        return;
-      }
-      i += 2;
-    } else if (iequals(ctx.argv[i], "match") && remaining >= 2) {
-      pattern = ctx.argv[i + 1];
-      use_pattern = pattern != "*";
-      i += 2;
-    } else if (iequals(ctx.argv[i], "type") && remaining >= 2) {
-      type = ctx.argv[i + 1];
-      use_type = true;
-      i += 2;
-    } else {
-      ctx.reply.error(kErrSyntax);
-      return;
-    }
-  }
+  if (!parse_scan_cursor_arg(ctx, ctx.argv[1], &cursor)) return;
+  ScanOptions opt;
+  if (!parse_scan_options(ctx, 2, true, &opt)) return;
   // Redis's loop: stop after `count` keys or count*10 bucket visits.
   std::vector<std::string_view> keys;
-  int64_t max_iterations = count * 10;
+  int64_t max_iterations = opt.count * 10;
   do {
     cursor = ctx.keyspace.scan(ctx.db, cursor, [&](const Entry* e) {
       if (storage::Keyspace::is_expired(e, ctx.now_ms)) return;
-      if (use_pattern && !storage::glob_match(pattern, e->key())) return;
-      if (use_type && !iequals(type, storage::type_name(e->type()))) return;
+      if (!opt.matches(e->key())) return;
+      if (opt.use_type && !iequals(opt.type, storage::type_name(e->type()))) return;
       keys.push_back(e->key());
     });
-  } while (cursor && max_iterations-- && static_cast<int64_t>(keys.size()) < count);
-  ctx.reply.array_header(2);
-  char buf[24];
-  int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(cursor));
-  ctx.reply.bulk(std::string_view(buf, static_cast<size_t>(n)));
-  ctx.reply.array_header(static_cast<int64_t>(keys.size()));
+  } while (cursor && max_iterations-- && static_cast<int64_t>(keys.size()) < opt.count);
+  reply_scan_header(ctx, cursor, keys.size());
   for (std::string_view k : keys)
     ctx.reply.bulk(k);
 }
@@ -521,24 +489,6 @@ void object_command(ExecContext& ctx) {
     return;
   }
   found->handler(ctx);
-}
-
-CommandSpec make_spec(std::string_view name, int arity, uint32_t flags, int first, int last,
-                      int step, CommandHandler h, std::string_view group, std::string_view since,
-                      std::string_view summary, std::string_view syntax) {
-  CommandSpec s;
-  s.name = name;
-  s.arity = arity;
-  s.flags = flags;
-  s.first_key = first;
-  s.last_key = last;
-  s.key_step = step;
-  s.handler = h;
-  s.group = group;
-  s.since = since;
-  s.summary = summary;
-  s.syntax = syntax;
-  return s;
 }
 
 }  // namespace

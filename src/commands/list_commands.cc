@@ -43,28 +43,14 @@ bool parse_positive(ExecContext& ctx, std::string_view arg, int64_t* out, std::s
 // A live list for reading: null if absent (nothing replied), or null with
 // WRONGTYPE replied (then *failed is set).
 const ListValue* read_list(ExecContext& ctx, std::string_view key, bool* failed) {
-  *failed = false;
-  const Entry* e = ctx.keyspace.lookup_read(ctx.db, key, ctx.now_ms);
-  if (!e) return nullptr;
-  if (e->type() != ValueType::kList) {
-    ctx.reply.error(kErrWrongType);
-    *failed = true;
-    return nullptr;
-  }
-  return static_cast<const ListValue*>(e->object_value());
+  const Entry* e = read_typed(ctx, key, ValueType::kList, failed);
+  return e ? static_cast<const ListValue*>(e->object_value()) : nullptr;
 }
 
 // The same for writers: lookup_write (deletes an expired key first).
 ListValue* write_list(ExecContext& ctx, std::string_view key, bool* failed) {
-  *failed = false;
-  Entry* e = ctx.keyspace.lookup_write(ctx.db, key, ctx.now_ms);
-  if (!e) return nullptr;
-  if (e->type() != ValueType::kList) {
-    ctx.reply.error(kErrWrongType);
-    *failed = true;
-    return nullptr;
-  }
-  return static_cast<ListValue*>(e->object_value());
+  Entry* e = write_typed(ctx, key, ValueType::kList, failed);
+  return e ? static_cast<ListValue*>(e->object_value()) : nullptr;
 }
 
 // Links a new empty list under `key` (which must not exist) and returns it.
@@ -388,23 +374,7 @@ void rpoplpush_command(ExecContext& ctx) {
 
 void register_list_commands(CommandTable& t) {
   constexpr uint32_t W = kCmdWrite, R = kCmdReadonly, F = kCmdFast, M = kCmdDenyOom;
-  auto add = [&](std::string_view name, int arity, uint32_t flags, int first, int last, int step,
-                 CommandHandler h, std::string_view since, std::string_view summary,
-                 std::string_view syntax) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = first;
-    s.last_key = last;
-    s.key_step = step;
-    s.handler = h;
-    s.group = "list";
-    s.since = since;
-    s.summary = summary;
-    s.syntax = syntax;
-    t.add(std::move(s));
-  };
+  const CommandGroupAdder add{t, "list"};
   add("lpush", -3, W | M | F, 1, 1, 1, lpush_command, "1.0.0",
       "Prepend one or multiple elements to a list", "key element [element ...]");
   add("rpush", -3, W | M | F, 1, 1, 1, rpush_command, "1.0.0",

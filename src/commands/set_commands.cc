@@ -42,28 +42,14 @@ SetValue* as_set(const Entry* e) {
 // The set at `key` for reading: null if absent; null with WRONGTYPE replied
 // (and *failed set) if it holds another type.
 SetValue* read_set(ExecContext& ctx, std::string_view key, bool* failed) {
-  *failed = false;
-  const Entry* e = ctx.keyspace.lookup_read(ctx.db, key, ctx.now_ms);
-  if (!e) return nullptr;
-  if (e->type() != ValueType::kSet) {
-    ctx.reply.error(kErrWrongType);
-    *failed = true;
-    return nullptr;
-  }
-  return as_set(e);
+  const Entry* e = read_typed(ctx, key, ValueType::kSet, failed);
+  return e ? as_set(e) : nullptr;
 }
 
 // The same for writers (lookup_write deletes an expired key first).
 SetValue* write_set(ExecContext& ctx, std::string_view key, bool* failed) {
-  *failed = false;
-  Entry* e = ctx.keyspace.lookup_write(ctx.db, key, ctx.now_ms);
-  if (!e) return nullptr;
-  if (e->type() != ValueType::kSet) {
-    ctx.reply.error(kErrWrongType);
-    *failed = true;
-    return nullptr;
-  }
-  return as_set(e);
+  Entry* e = write_typed(ctx, key, ValueType::kSet, failed);
+  return e ? as_set(e) : nullptr;
 }
 
 // Links `value` under `key`, replacing any value and dropping its expiry
@@ -404,38 +390,18 @@ void sintercard_command(ExecContext& ctx) {
 
 void sscan_command(ExecContext& ctx) {
   uint64_t cursor;
-  if (!storage::parse_scan_cursor(ctx.argv[2], &cursor))
-    return ctx.reply.error("ERR invalid cursor");
+  if (!parse_scan_cursor_arg(ctx, ctx.argv[2], &cursor)) return;
   bool failed;
   SetValue* s = read_set(ctx, ctx.argv[1], &failed);
   if (failed) return;
-  if (!s) return ctx.reply.raw("*2\r\n$1\r\n0\r\n*0\r\n");
-  int64_t count = 10;
-  std::string_view pattern;
-  bool use_pattern = false;
-  for (size_t i = 3; i < ctx.argv.size();) {
-    size_t remaining = ctx.argv.size() - i;
-    if (iequals(ctx.argv[i], "count") && remaining >= 2) {
-      if (!storage::string2ll(ctx.argv[i + 1], &count)) return ctx.reply.error(kErrNotInteger);
-      if (count < 1) return ctx.reply.error(kErrSyntax);
-      i += 2;
-    } else if (iequals(ctx.argv[i], "match") && remaining >= 2) {
-      pattern = ctx.argv[i + 1];
-      use_pattern = pattern != "*";
-      i += 2;
-    } else {
-      return ctx.reply.error(kErrSyntax);
-    }
-  }
+  if (!s) return reply_scan_header(ctx, 0, 0);
+  ScanOptions opt;
+  if (!parse_scan_options(ctx, 3, false, &opt)) return;
   std::vector<std::string> out;
-  cursor = s->scan(cursor, static_cast<size_t>(count), [&](std::string_view m) {
-    if (!use_pattern || storage::glob_match(pattern, m)) out.emplace_back(m);
+  cursor = s->scan(cursor, static_cast<size_t>(opt.count), [&](std::string_view m) {
+    if (opt.matches(m)) out.emplace_back(m);
   });
-  ctx.reply.array_header(2);
-  char buf[24];
-  int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(cursor));
-  ctx.reply.bulk(std::string_view(buf, static_cast<size_t>(n)));
-  ctx.reply.array_header(static_cast<int64_t>(out.size()));
+  reply_scan_header(ctx, cursor, out.size());
   for (const std::string& m : out)
     ctx.reply.bulk(m);
 }
@@ -444,23 +410,7 @@ void sscan_command(ExecContext& ctx) {
 
 void register_set_commands(CommandTable& t) {
   constexpr uint32_t W = kCmdWrite, R = kCmdReadonly, F = kCmdFast, M = kCmdDenyOom;
-  auto add = [&](std::string_view name, int arity, uint32_t flags, int first, int last, int step,
-                 CommandHandler h, std::string_view since, std::string_view summary,
-                 std::string_view syntax) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = first;
-    s.last_key = last;
-    s.key_step = step;
-    s.handler = h;
-    s.group = "set";
-    s.since = since;
-    s.summary = summary;
-    s.syntax = syntax;
-    t.add(std::move(s));
-  };
+  const CommandGroupAdder add{t, "set"};
   add("sadd", -3, W | M | F, 1, 1, 1, sadd_command, "1.0.0", "Add one or more members to a set",
       "key member [member ...]");
   add("srem", -3, W | F, 1, 1, 1, srem_command, "1.0.0", "Remove one or more members from a set",

@@ -45,26 +45,12 @@ std::string invalid_expire_error(const ExecContext& ctx) {
 // A live string entry for reading: null if absent (nothing replied), or
 // null with WRONGTYPE replied (then *failed is set).
 const Entry* read_string(ExecContext& ctx, std::string_view key, bool* failed) {
-  *failed = false;
-  const Entry* e = ctx.keyspace.lookup_read(ctx.db, key, ctx.now_ms);
-  if (e && e->type() != ValueType::kString) {
-    ctx.reply.error(kErrWrongType);
-    *failed = true;
-    return nullptr;
-  }
-  return e;
+  return read_typed(ctx, key, ValueType::kString, failed);
 }
 
 // The same for writers: lookup_write (deletes an expired key first).
 Entry* write_string(ExecContext& ctx, std::string_view key, bool* failed) {
-  *failed = false;
-  Entry* e = ctx.keyspace.lookup_write(ctx.db, key, ctx.now_ms);
-  if (e && e->type() != ValueType::kString) {
-    ctx.reply.error(kErrWrongType);
-    *failed = true;
-    return nullptr;
-  }
-  return e;
+  return write_typed(ctx, key, ValueType::kString, failed);
 }
 
 void reply_value(ExecContext& ctx, const Entry* e) {
@@ -843,23 +829,7 @@ void lcs_command(ExecContext& ctx) {
 
 void register_string_commands(CommandTable& t) {
   constexpr uint32_t W = kCmdWrite, R = kCmdReadonly, F = kCmdFast, M = kCmdDenyOom;
-  auto add = [&](std::string_view name, int arity, uint32_t flags, int first, int last, int step,
-                 CommandHandler h, std::string_view group, std::string_view since,
-                 std::string_view summary, std::string_view syntax) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = first;
-    s.last_key = last;
-    s.key_step = step;
-    s.handler = h;
-    s.group = group;
-    s.since = since;
-    s.summary = summary;
-    s.syntax = syntax;
-    t.add(std::move(s));
-  };
+  auto add = [&](auto&&... args) { t.add(make_spec(args...)); };
   add("get", 2, R | F, 1, 1, 1, get_command, "string", "1.0.0", "Get the value of a key", "key");
   add("set", -3, W | M, 1, 1, 1, set_command, "string", "1.0.0", "Set the string value of a key",
       "key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT "

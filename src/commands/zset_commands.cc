@@ -49,16 +49,9 @@ ZsetValue* as_zset(const Entry* e) {
 // The sorted set at `key`: null if absent; null with WRONGTYPE replied (and
 // *failed set) for another type. `write` uses lookup_write.
 ZsetValue* lookup_zset(ExecContext& ctx, std::string_view key, bool write, bool* failed) {
-  *failed = false;
-  const Entry* e = write ? ctx.keyspace.lookup_write(ctx.db, key, ctx.now_ms)
-                         : ctx.keyspace.lookup_read(ctx.db, key, ctx.now_ms);
-  if (!e) return nullptr;
-  if (e->type() != ValueType::kZset) {
-    ctx.reply.error(kErrWrongType);
-    *failed = true;
-    return nullptr;
-  }
-  return as_zset(e);
+  const Entry* e = write ? write_typed(ctx, key, ValueType::kZset, failed)
+                         : read_typed(ctx, key, ValueType::kZset, failed);
+  return e ? as_zset(e) : nullptr;
 }
 
 ZsetValue* store_zset(ExecContext& ctx, std::string_view key, std::unique_ptr<ZsetValue> z) {
@@ -679,40 +672,20 @@ void zinterstore_command(ExecContext& ctx) {
 
 void zscan_command(ExecContext& ctx) {
   uint64_t cursor;
-  if (!storage::parse_scan_cursor(ctx.argv[2], &cursor))
-    return ctx.reply.error("ERR invalid cursor");
+  if (!parse_scan_cursor_arg(ctx, ctx.argv[2], &cursor)) return;
   bool failed;
   const ZsetValue* z = lookup_zset(ctx, ctx.argv[1], false, &failed);
   if (failed) return;
-  if (!z) return ctx.reply.raw("*2\r\n$1\r\n0\r\n*0\r\n");
-  int64_t count = 10;
-  std::string_view pattern;
-  bool use_pattern = false;
-  for (size_t i = 3; i < ctx.argv.size();) {
-    size_t remaining = ctx.argv.size() - i;
-    if (iequals(ctx.argv[i], "count") && remaining >= 2) {
-      if (!parse_ll(ctx, ctx.argv[i + 1], &count)) return;
-      if (count < 1) return ctx.reply.error(kErrSyntax);
-      i += 2;
-    } else if (iequals(ctx.argv[i], "match") && remaining >= 2) {
-      pattern = ctx.argv[i + 1];
-      use_pattern = pattern != "*";
-      i += 2;
-    } else {
-      return ctx.reply.error(kErrSyntax);
-    }
-  }
+  if (!z) return reply_scan_header(ctx, 0, 0);
+  ScanOptions opt;
+  if (!parse_scan_options(ctx, 3, false, &opt)) return;
   std::vector<std::string> out;
-  cursor = z->scan(cursor, static_cast<size_t>(count), [&](std::string_view m, double s) {
-    if (use_pattern && !storage::glob_match(pattern, m)) return;
+  cursor = z->scan(cursor, static_cast<size_t>(opt.count), [&](std::string_view m, double s) {
+    if (!opt.matches(m)) return;
     out.emplace_back(m);
     out.push_back(score_text(s));
   });
-  ctx.reply.array_header(2);
-  char buf[24];
-  int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(cursor));
-  ctx.reply.bulk(std::string_view(buf, static_cast<size_t>(n)));
-  ctx.reply.array_header(static_cast<int64_t>(out.size()));
+  reply_scan_header(ctx, cursor, out.size());
   for (const std::string& s : out)
     ctx.reply.bulk(s);
 }
@@ -721,23 +694,7 @@ void zscan_command(ExecContext& ctx) {
 
 void register_zset_commands(CommandTable& t) {
   constexpr uint32_t W = kCmdWrite, R = kCmdReadonly, F = kCmdFast, M = kCmdDenyOom;
-  auto add = [&](std::string_view name, int arity, uint32_t flags, int first, int last, int step,
-                 CommandHandler h, std::string_view since, std::string_view summary,
-                 std::string_view syntax) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = first;
-    s.last_key = last;
-    s.key_step = step;
-    s.handler = h;
-    s.group = "sorted-set";
-    s.since = since;
-    s.summary = summary;
-    s.syntax = syntax;
-    t.add(std::move(s));
-  };
+  const CommandGroupAdder add{t, "sorted-set"};
   add("zadd", -4, W | M | F, 1, 1, 1, zadd_command, "1.2.0",
       "Add one or more members to a sorted set, or update its score if it already exists",
       "key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]");

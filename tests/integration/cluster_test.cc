@@ -9,8 +9,10 @@
 #include <set>
 #include <thread>
 
+#include "tests/support/client_threads.h"
 #include "tests/support/cluster.h"
 
+using kvraft::test::ClientThreads;
 using kvraft::test::LocalCluster;
 using kvraft::test::RedisConnection;
 using kvraft::test::Reply;
@@ -22,16 +24,9 @@ namespace {
 // fails moves on to the next node.
 class WriteLoad {
  public:
-  WriteLoad(LocalCluster& cluster, int clients) : cluster_(cluster) {
-    for (int t = 0; t < clients; ++t)
-      threads_.emplace_back([this, t] { run(t); });
-  }
-  ~WriteLoad() { stop(); }
-  void stop() {
-    stop_ = true;
-    for (auto& th : threads_)
-      if (th.joinable()) th.join();
-  }
+  WriteLoad(LocalCluster& cluster, int clients)
+      : cluster_(cluster), threads_(clients, [this](int t) { run(t); }) {}
+  void stop() { threads_.stop(); }
   std::map<std::string, std::string> acked() {
     std::lock_guard<std::mutex> g(mu_);
     return acked_;
@@ -49,7 +44,7 @@ class WriteLoad {
   void run(int t) {
     int node = t % cluster_.size();
     std::unique_ptr<RedisConnection> conn;
-    for (int i = 0; !stop_; ++i) {
+    for (int i = 0; !threads_.stopping(); ++i) {
       std::string key = "load:" + std::to_string(t) + ":" + std::to_string(i);
       std::string value = std::to_string(i);
       try {
@@ -75,12 +70,11 @@ class WriteLoad {
   }
 
   LocalCluster& cluster_;
-  std::atomic<bool> stop_{false};
-  std::vector<std::thread> threads_;
   std::mutex mu_;
   std::map<std::string, std::string> acked_;
   std::set<std::string> attempted_;
   std::chrono::steady_clock::time_point last_ack_;
+  ClientThreads threads_;  // last: joined before the state above is destroyed
 };
 
 // Every acknowledged write is readable (through `port`, linearizably), and

@@ -13,8 +13,10 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/support/client_threads.h"
 #include "tests/support/cluster.h"
 
+using kvraft::test::ClientThreads;
 using kvraft::test::LocalCluster;
 using kvraft::test::RedisConnection;
 using kvraft::test::Reply;
@@ -38,16 +40,9 @@ bool retryable(const Reply& r) {
 // connection error the next node. Every other reply is a failure.
 class RetryingWriters {
  public:
-  RetryingWriters(LocalCluster& cluster, int clients) : cluster_(cluster) {
-    for (int t = 0; t < clients; ++t)
-      threads_.emplace_back([this, t] { run(t); });
-  }
-  ~RetryingWriters() { stop(); }
-  void stop() {
-    stop_ = true;
-    for (auto& th : threads_)
-      if (th.joinable()) th.join();
-  }
+  RetryingWriters(LocalCluster& cluster, int clients)
+      : cluster_(cluster), threads_(clients, [this](int t) { run(t); }) {}
+  void stop() { threads_.stop(); }
   std::map<std::string, std::string> acked() {
     std::lock_guard<std::mutex> g(mu_);
     return acked_;
@@ -67,7 +62,7 @@ class RetryingWriters {
     int node = t % cluster_.size();
     std::unique_ptr<RedisConnection> conn;
     int i = 0;
-    while (!stop_) {
+    while (!threads_.stopping()) {
       std::string key = "xfer:" + std::to_string(t) + ":" + std::to_string(i);
       std::string value = "v" + std::to_string(i);
       try {
@@ -95,12 +90,11 @@ class RetryingWriters {
   }
 
   LocalCluster& cluster_;
-  std::atomic<bool> stop_{false};
   std::atomic<size_t> retries_{0};
-  std::vector<std::thread> threads_;
   std::mutex mu_;
   std::map<std::string, std::string> acked_;
   std::vector<std::string> failures_;
+  ClientThreads threads_;  // last: joined before the state above is destroyed
 };
 
 // Waits until every running node names node index `leader` as the leader

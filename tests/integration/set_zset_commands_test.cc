@@ -7,8 +7,6 @@
 // order of a set is unspecified).
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -17,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/redis_baseline.h"
 #include "tests/support/redis_client.h"
 #include "tests/support/test_support.h"
 
@@ -144,23 +143,14 @@ TEST_CASE("sorted set commands over the wire and a large skiplist") {
 }
 
 TEST_CASE("random set and sorted set commands answer as redis-server 7") {
-  const std::string redis_bin = "/usr/bin/redis-server";
-  if (access(redis_bin.c_str(), X_OK) != 0) {
+  if (!kvraft::test::redis_server_available()) {
     MESSAGE("redis-server not installed; differential test skipped");
     return;
   }
   kvraft::test::ServerProcess server;
-  kvraft::test::TempDir redis_dir("redis-baseline");
-  int redis_port = kvraft::test::free_port();
-  kvraft::test::ChildProcess redis(
-      {redis_bin, "--port", std::to_string(redis_port), "--bind", "127.0.0.1", "--save", "",
-       "--appendonly", "no", "--dir", redis_dir.path()},
-      redis_dir.file("redis.log"));
-  for (int i = 0; i < 100 && !kvraft::test::port_open(redis_port); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  REQUIRE(kvraft::test::port_open(redis_port));
+  kvraft::test::RedisBaseline redis;
   RedisConnection ours(server.port());
-  RedisConnection theirs(redis_port);
+  RedisConnection theirs(redis.port());
 
   std::mt19937 rng(20261126);
   auto pick = [&](const auto& v) { return v[rng() % v.size()]; };

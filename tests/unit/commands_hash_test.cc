@@ -13,61 +13,13 @@
 #include "resp/reply.h"
 #include "src/command.h"
 #include "storage/keyspace.h"
+#include "tests/support/command_harness.h"
 
 namespace {
 
-using kvraft::CommandSpec;
 using kvraft::ExecContext;
-
-// Runs commands as the server's dispatcher would after its arity check.
-struct Harness {
-  kvraft::storage::Keyspace ks{16};
-  int db = 0;
-  int64_t now = 1700000000000;  // fixed "record time"
-  int64_t dirty = 0;
-  int protocol = 2;
-
-  std::string run(std::initializer_list<std::string_view> args) {
-    std::vector<std::string_view> argv(args);
-    return run_argv(argv);
-  }
-  std::string run_argv(const std::vector<std::string_view>& argv) {
-    const CommandSpec* spec = kvraft::command_table().find(argv[0]);
-    REQUIRE_MESSAGE(spec != nullptr, "unknown command " << argv[0]);
-    int argc = static_cast<int>(argv.size());
-    REQUIRE_MESSAGE((spec->arity > 0 ? argc == spec->arity : argc >= -spec->arity),
-                    "test passes a wrong arity to " << argv[0]);
-    kvraft::resp::ReplyWriter w(protocol);
-    ExecContext ctx{ks, db, now, argv, w, spec};
-    spec->handler(ctx);
-    dirty = ctx.dirty;
-    return std::string(w.buffer());
-  }
-  bool exists(std::string_view key) { return ks.peek(db, key, now) != nullptr; }
-};
-
-std::string bulk(std::string_view s) {
-  return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
-}
-std::string integer(int64_t v) {
-  return ":" + std::to_string(v) + "\r\n";
-}
-std::string err(std::string_view s) {
-  return "-" + std::string(s) + "\r\n";
-}
-std::string arr(std::initializer_list<std::string_view> items) {
-  std::string out = "*" + std::to_string(items.size()) + "\r\n";
-  for (std::string_view s : items)
-    out += bulk(s);
-  return out;
-}
-const std::string kOk = "+OK\r\n";
-const std::string kNil = "$-1\r\n";
-const std::string kEmpty = "*0\r\n";
-const std::string kWrongType =
-    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-const std::string kNotInt = "-ERR value is not an integer or out of range\r\n";
-const std::string kSyntax = "-ERR syntax error\r\n";
+using Harness = kvraft::test::CommandHarness;
+using namespace kvraft::test;
 
 }  // namespace
 
@@ -185,13 +137,13 @@ TEST_CASE("HGETALL/HKEYS/HVALS in RESP2 and RESP3") {
   CHECK(h.run({"HGETALL", "h"}) == kEmpty);
   CHECK(h.run({"HKEYS", "h"}) == kEmpty);
   h.run({"HSET", "h", "a", "1", "b", "2"});
-  CHECK(h.run({"HGETALL", "h"}) == arr({"a", "1", "b", "2"}));  // listpack keeps order
-  CHECK(h.run({"HKEYS", "h"}) == arr({"a", "b"}));
-  CHECK(h.run({"HVALS", "h"}) == arr({"1", "2"}));
+  CHECK(h.run({"HGETALL", "h"}) == bulk_arr({"a", "1", "b", "2"}));  // listpack keeps order
+  CHECK(h.run({"HKEYS", "h"}) == bulk_arr({"a", "b"}));
+  CHECK(h.run({"HVALS", "h"}) == bulk_arr({"1", "2"}));
   h.protocol = 3;
   CHECK(h.run({"HGETALL", "h"}) == "%2\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n");
   CHECK(h.run({"HGETALL", "nokey"}) == "%0\r\n");
-  CHECK(h.run({"HKEYS", "h"}) == arr({"a", "b"}));
+  CHECK(h.run({"HKEYS", "h"}) == bulk_arr({"a", "b"}));
 }
 
 TEST_CASE("hash converts to hashtable after 128 fields and stays there") {
@@ -220,9 +172,9 @@ TEST_CASE("HSCAN: errors, small hashes in one step, large ones by cursor") {
   CHECK(h.run({"HSCAN", "h", "0", "COUNT", "x"}) == kNotInt);
   CHECK(h.run({"HSCAN", "h", "0", "TYPE", "string"}) == kSyntax);
   CHECK(h.run({"HSCAN", "h", "0", "COUNT", "1"}) ==
-        "*2\r\n$1\r\n0\r\n" + arr({"a", "1", "b", "2", "ab", "3"}));
+        "*2\r\n$1\r\n0\r\n" + bulk_arr({"a", "1", "b", "2", "ab", "3"}));
   CHECK(h.run({"HSCAN", "h", "0", "MATCH", "a*"}) ==
-        "*2\r\n$1\r\n0\r\n" + arr({"a", "1", "ab", "3"}));
+        "*2\r\n$1\r\n0\r\n" + bulk_arr({"a", "1", "ab", "3"}));
   for (int i = 0; i < 1000; ++i)
     h.run({"HSET", "big", "f" + std::to_string(i), std::to_string(i)});
   std::set<std::string> seen;
@@ -262,8 +214,8 @@ TEST_CASE("HRANDFIELD: counts, WITHVALUES, RESP3 pairs and errors") {
   std::string one = h.run({"HRANDFIELD", "h"});
   CHECK((one == bulk("a") || one == bulk("b") || one == bulk("c")));
   CHECK(h.run({"HRANDFIELD", "h", "0"}) == kEmpty);
-  CHECK(h.run({"HRANDFIELD", "h", "10"}) == arr({"a", "b", "c"}));
-  CHECK(h.run({"HRANDFIELD", "h", "10", "WITHVALUES"}) == arr({"a", "1", "b", "2", "c", "3"}));
+  CHECK(h.run({"HRANDFIELD", "h", "10"}) == bulk_arr({"a", "b", "c"}));
+  CHECK(h.run({"HRANDFIELD", "h", "10", "WITHVALUES"}) == bulk_arr({"a", "1", "b", "2", "c", "3"}));
   std::string rep = h.run({"HRANDFIELD", "h", "-5"});
   CHECK(rep.substr(0, 4) == "*5\r\n");
   rep = h.run({"HRANDFIELD", "h", "-2", "withvalues"});

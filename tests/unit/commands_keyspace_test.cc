@@ -13,50 +13,13 @@
 #include "resp/reply.h"
 #include "src/command.h"
 #include "storage/keyspace.h"
+#include "tests/support/command_harness.h"
 
 namespace {
 
 using kvraft::CommandSpec;
-using kvraft::ExecContext;
-
-// Runs commands as the server's dispatcher would after its arity check.
-struct Harness {
-  kvraft::storage::Keyspace ks{16};
-  int db = 0;
-  int64_t now = 1700000000000;
-  int64_t dirty = 0;
-
-  std::string run(std::initializer_list<std::string_view> args) {
-    std::vector<std::string_view> argv(args);
-    return run(argv);
-  }
-  std::string run(const std::vector<std::string_view>& argv) {
-    const CommandSpec* spec = kvraft::command_table().find(argv[0]);
-    REQUIRE_MESSAGE(spec != nullptr, "unknown command " << argv[0]);
-    int argc = static_cast<int>(argv.size());
-    REQUIRE_MESSAGE((spec->arity > 0 ? argc == spec->arity : argc >= -spec->arity),
-                    "test passes a wrong arity to " << argv[0]);
-    kvraft::resp::ReplyWriter w;
-    ExecContext ctx{ks, db, now, argv, w, spec};
-    spec->handler(ctx);
-    dirty = ctx.dirty;
-    return std::string(w.buffer());
-  }
-};
-
-std::string bulk(std::string_view s) {
-  return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
-}
-std::string integer(int64_t v) {
-  return ":" + std::to_string(v) + "\r\n";
-}
-std::string err(std::string_view s) {
-  return "-" + std::string(s) + "\r\n";
-}
-const std::string kOk = "+OK\r\n";
-const std::string kNil = "$-1\r\n";
-const std::string kNotInt = "-ERR value is not an integer or out of range\r\n";
-const std::string kSyntax = "-ERR syntax error\r\n";
+using Harness = kvraft::test::CommandHarness;
+using namespace kvraft::test;
 
 // Parses a "*N\r\n$..." array of bulk strings (the replies of KEYS and the
 // second element of SCAN).

@@ -12,61 +12,12 @@
 #include "resp/reply.h"
 #include "src/command.h"
 #include "storage/keyspace.h"
+#include "tests/support/command_harness.h"
 
 namespace {
 
-using kvraft::CommandSpec;
-using kvraft::ExecContext;
-
-// Runs commands as the server's dispatcher would after its arity check.
-struct Harness {
-  kvraft::storage::Keyspace ks{16};
-  int db = 0;
-  int64_t now = 1700000000000;  // fixed "record time"
-  int64_t dirty = 0;
-  int protocol = 2;
-
-  std::string run(std::initializer_list<std::string_view> args) {
-    std::vector<std::string_view> argv(args);
-    return run_argv(argv);
-  }
-  std::string run_argv(const std::vector<std::string_view>& argv) {
-    const CommandSpec* spec = kvraft::command_table().find(argv[0]);
-    REQUIRE_MESSAGE(spec != nullptr, "unknown command " << argv[0]);
-    int argc = static_cast<int>(argv.size());
-    REQUIRE_MESSAGE((spec->arity > 0 ? argc == spec->arity : argc >= -spec->arity),
-                    "test passes a wrong arity to " << argv[0]);
-    kvraft::resp::ReplyWriter w(protocol);
-    ExecContext ctx{ks, db, now, argv, w, spec};
-    spec->handler(ctx);
-    dirty = ctx.dirty;
-    return std::string(w.buffer());
-  }
-  bool exists(std::string_view key) { return ks.peek(db, key, now) != nullptr; }
-};
-
-std::string bulk(std::string_view s) {
-  return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
-}
-std::string integer(int64_t v) {
-  return ":" + std::to_string(v) + "\r\n";
-}
-std::string err(std::string_view s) {
-  return "-" + std::string(s) + "\r\n";
-}
-std::string arr(std::initializer_list<std::string_view> items) {
-  std::string out = "*" + std::to_string(items.size()) + "\r\n";
-  for (std::string_view s : items)
-    out += bulk(s);
-  return out;
-}
-const std::string kOk = "+OK\r\n";
-const std::string kNil = "$-1\r\n";
-const std::string kEmpty = "*0\r\n";
-const std::string kWrongType =
-    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-const std::string kNotInt = "-ERR value is not an integer or out of range\r\n";
-const std::string kSyntax = "-ERR syntax error\r\n";
+using Harness = kvraft::test::CommandHarness;
+using namespace kvraft::test;
 
 }  // namespace
 
@@ -75,7 +26,7 @@ TEST_CASE("LPUSH/RPUSH build the list in Redis's order and count dirty") {
   CHECK(h.run({"RPUSH", "l", "a", "b"}) == integer(2));
   CHECK(h.dirty == 2);
   CHECK(h.run({"LPUSH", "l", "x", "y"}) == integer(4));
-  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == arr({"y", "x", "a", "b"}));
+  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == bulk_arr({"y", "x", "a", "b"}));
   CHECK(h.run({"LLEN", "l"}) == integer(4));
   CHECK(h.run({"LLEN", "nokey"}) == integer(0));
   CHECK(h.run({"TYPE", "l"}) == "+list\r\n");
@@ -90,7 +41,7 @@ TEST_CASE("LPUSHX/RPUSHX only push onto existing lists") {
   h.run({"RPUSH", "l", "a"});
   CHECK(h.run({"RPUSHX", "l", "b", "c"}) == integer(3));
   CHECK(h.run({"LPUSHX", "l", "z"}) == integer(4));
-  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == arr({"z", "a", "b", "c"}));
+  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == bulk_arr({"z", "a", "b", "c"}));
 }
 
 TEST_CASE("WRONGTYPE from every list command on a string key") {
@@ -140,7 +91,7 @@ TEST_CASE("LPOP/RPOP with and without count, RESP2 and RESP3 nulls") {
   CHECK(h.run({"LPOP", "l", "-1"}) == err("ERR value is out of range, must be positive"));
   CHECK(h.run({"LPOP", "l", "x"}) == err("ERR value is out of range, must be positive"));
   CHECK(h.run({"LPOP", "l", "1", "2"}) == err("ERR wrong number of arguments for 'lpop' command"));
-  CHECK(h.run({"RPOP", "l", "10"}) == arr({"c", "b"}));
+  CHECK(h.run({"RPOP", "l", "10"}) == bulk_arr({"c", "b"}));
   CHECK_FALSE(h.exists("l"));
   h.run({"RPUSH", "l", "a"});
   CHECK(h.run({"RPOP", "l"}) == bulk("a"));
@@ -150,9 +101,9 @@ TEST_CASE("LPOP/RPOP with and without count, RESP2 and RESP3 nulls") {
 TEST_CASE("LRANGE and LINDEX index rules") {
   Harness h;
   h.run({"RPUSH", "l", "a", "b", "c", "d", "e"});
-  CHECK(h.run({"LRANGE", "l", "1", "2"}) == arr({"b", "c"}));
-  CHECK(h.run({"LRANGE", "l", "-2", "100"}) == arr({"d", "e"}));
-  CHECK(h.run({"LRANGE", "l", "-100", "0"}) == arr({"a"}));
+  CHECK(h.run({"LRANGE", "l", "1", "2"}) == bulk_arr({"b", "c"}));
+  CHECK(h.run({"LRANGE", "l", "-2", "100"}) == bulk_arr({"d", "e"}));
+  CHECK(h.run({"LRANGE", "l", "-100", "0"}) == bulk_arr({"a"}));
   CHECK(h.run({"LRANGE", "l", "3", "1"}) == kEmpty);
   CHECK(h.run({"LRANGE", "l", "5", "10"}) == kEmpty);
   CHECK(h.run({"LRANGE", "nokey", "0", "-1"}) == kEmpty);
@@ -175,7 +126,7 @@ TEST_CASE("LSET errors and replacement") {
   CHECK(h.run({"LSET", "l", "-3", "v"}) == err("ERR index out of range"));
   CHECK(h.run({"LSET", "l", "-1", "z"}) == kOk);
   CHECK(h.dirty == 1);
-  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == arr({"a", "z"}));
+  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == bulk_arr({"a", "z"}));
   std::string big(100, 'q');
   CHECK(h.run({"LSET", "l", "0", big}) == kOk);
   CHECK(h.run({"OBJECT", "ENCODING", "l"}) == bulk("quicklist"));
@@ -191,7 +142,7 @@ TEST_CASE("LINSERT before/after, missing pivot and key") {
   CHECK(h.run({"LINSERT", "l", "AFTER", "b", "y"}) == integer(4));
   CHECK(h.run({"LINSERT", "l", "AFTER", "nope", "y"}) == integer(-1));
   CHECK(h.dirty == 0);
-  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == arr({"a", "x", "b", "y"}));
+  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == bulk_arr({"a", "x", "b", "y"}));
 }
 
 TEST_CASE("LREM from head, tail and all; deletes the emptied list") {
@@ -199,9 +150,9 @@ TEST_CASE("LREM from head, tail and all; deletes the emptied list") {
   h.run({"RPUSH", "l", "a", "b", "a", "c", "a"});
   CHECK(h.run({"LREM", "l", "x", "a"}) == kNotInt);
   CHECK(h.run({"LREM", "l", "1", "a"}) == integer(1));
-  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == arr({"b", "a", "c", "a"}));
+  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == bulk_arr({"b", "a", "c", "a"}));
   CHECK(h.run({"LREM", "l", "-1", "a"}) == integer(1));
-  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == arr({"b", "a", "c"}));
+  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == bulk_arr({"b", "a", "c"}));
   CHECK(h.run({"LREM", "l", "0", "zz"}) == integer(0));
   CHECK(h.run({"LREM", "nokey", "0", "a"}) == integer(0));
   h.run({"RPUSH", "l", "a"});
@@ -219,7 +170,7 @@ TEST_CASE("LTRIM keeps a range, empties and deletes on an empty range") {
   h.run({"RPUSH", "l", "a", "b", "c", "d", "e"});
   CHECK(h.run({"LTRIM", "l", "1", "-2"}) == kOk);
   CHECK(h.dirty == 2);
-  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == arr({"b", "c", "d"}));
+  CHECK(h.run({"LRANGE", "l", "0", "-1"}) == bulk_arr({"b", "c", "d"}));
   CHECK(h.run({"LTRIM", "l", "5", "10"}) == kOk);
   CHECK_FALSE(h.exists("l"));
 }
@@ -259,14 +210,14 @@ TEST_CASE("LMOVE and RPOPLPUSH between lists and onto themselves") {
   CHECK(h.run({"LMOVE", "a", "b", "LEFT", "RIGHT"}) == bulk("1"));
   CHECK(h.dirty == 1);
   CHECK(h.run({"RPOPLPUSH", "a", "b"}) == bulk("3"));
-  CHECK(h.run({"LRANGE", "b", "0", "-1"}) == arr({"3", "1"}));
+  CHECK(h.run({"LRANGE", "b", "0", "-1"}) == bulk_arr({"3", "1"}));
   CHECK(h.run({"LMOVE", "a", "a", "LEFT", "RIGHT"}) == bulk("2"));  // single element rotates
-  CHECK(h.run({"LRANGE", "a", "0", "-1"}) == arr({"2"}));
+  CHECK(h.run({"LRANGE", "a", "0", "-1"}) == bulk_arr({"2"}));
   CHECK(h.run({"LMOVE", "b", "b", "RIGHT", "LEFT"}) == bulk("1"));
-  CHECK(h.run({"LRANGE", "b", "0", "-1"}) == arr({"1", "3"}));
+  CHECK(h.run({"LRANGE", "b", "0", "-1"}) == bulk_arr({"1", "3"}));
   CHECK(h.run({"RPOPLPUSH", "a", "b"}) == bulk("2"));
   CHECK_FALSE(h.exists("a"));
-  CHECK(h.run({"LRANGE", "b", "0", "-1"}) == arr({"2", "1", "3"}));
+  CHECK(h.run({"LRANGE", "b", "0", "-1"}) == bulk_arr({"2", "1", "3"}));
 }
 
 TEST_CASE("generic commands work on lists: COPY is deep, RENAME, DEL, expiry") {

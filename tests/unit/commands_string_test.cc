@@ -11,49 +11,12 @@
 #include "resp/reply.h"
 #include "src/command.h"
 #include "storage/keyspace.h"
+#include "tests/support/command_harness.h"
 
 namespace {
 
-using kvraft::CommandSpec;
-using kvraft::ExecContext;
-
-// Runs commands as the server's dispatcher would after its arity check.
-struct Harness {
-  kvraft::storage::Keyspace ks{16};
-  int db = 0;
-  int64_t now = 1700000000000;  // fixed "record time"
-  int64_t dirty = 0;
-
-  std::string run(std::initializer_list<std::string_view> args) {
-    std::vector<std::string_view> argv(args);
-    const CommandSpec* spec = kvraft::command_table().find(argv[0]);
-    REQUIRE_MESSAGE(spec != nullptr, "unknown command " << argv[0]);
-    int argc = static_cast<int>(argv.size());
-    REQUIRE_MESSAGE((spec->arity > 0 ? argc == spec->arity : argc >= -spec->arity),
-                    "test passes a wrong arity to " << argv[0]);
-    kvraft::resp::ReplyWriter w;
-    ExecContext ctx{ks, db, now, argv, w, spec};
-    spec->handler(ctx);
-    dirty = ctx.dirty;
-    return std::string(w.buffer());
-  }
-};
-
-std::string bulk(std::string_view s) {
-  return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
-}
-std::string integer(int64_t v) {
-  return ":" + std::to_string(v) + "\r\n";
-}
-std::string err(std::string_view s) {
-  return "-" + std::string(s) + "\r\n";
-}
-const std::string kOk = "+OK\r\n";
-const std::string kNil = "$-1\r\n";
-const std::string kWrongType =
-    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-const std::string kNotInt = "-ERR value is not an integer or out of range\r\n";
-const std::string kSyntax = "-ERR syntax error\r\n";
+using Harness = kvraft::test::CommandHarness;
+using namespace kvraft::test;
 
 // A non-string value, to provoke WRONGTYPE until real lists exist.
 class FakeList : public kvraft::storage::CompositeValue {
@@ -411,13 +374,8 @@ TEST_CASE("LCS string, LEN, IDX with MINMATCHLEN and WITHMATCHLEN") {
 TEST_CASE("every string command has complete documentation fields") {
   for (const auto& spec : kvraft::command_table().all()) {
     if (spec->group != "string" && spec->group != "bitmap") continue;
+    check_documented(*spec);
     CAPTURE(spec->name);
-    CHECK(spec->arity != 0);
-    CHECK(static_cast<bool>(spec->handler));
-    CHECK(!spec->since.empty());
-    CHECK(!spec->summary.empty());
-    CHECK(!spec->syntax.empty());
-    CHECK(((spec->flags & kvraft::kCmdWrite) != 0) != ((spec->flags & kvraft::kCmdReadonly) != 0));
     CHECK(spec->first_key == 1);
   }
 }

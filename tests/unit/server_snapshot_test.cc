@@ -37,10 +37,12 @@
 #include "storage/set_value.h"
 #include "storage/value.h"
 #include "storage/zset_value.h"
+#include "tests/support/redis_baseline.h"
 #include "tests/support/test_support.h"
 
 using namespace kvraft;
 using kvraft::test::ChildProcess;
+using kvraft::test::find_on_path;
 using kvraft::test::TempDir;
 
 namespace {
@@ -287,23 +289,6 @@ storage::RdbSnapshotInfo sample_info() {
   return info;
 }
 
-// Absolute path of `name` on PATH, or "" if it is not installed.
-std::string find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t colon = dirs.find(':', start);
-    std::string dir =
-        dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  return "";
-}
-
 // Starts a background snapshot and runs the loop until it reports.
 SnapshotResult run_background(TestLoop& loop, BackgroundSnapshot& bg, const storage::Keyspace& ks,
                               const storage::RdbSnapshotInfo& info, const std::string& path,
@@ -482,12 +467,19 @@ TEST_CASE("expired collections are skipped on load like strings; live ones keep 
   CHECK(loaded.keyspace->expires(1) == 1);
 }
 
-TEST_CASE("a second start while a snapshot runs is refused; the next one after it works") {
-  TempDir dir("kvraft-snapshot");
+// A populated keyspace, a loop and a BackgroundSnapshot driven by it: what
+// the tests of a snapshot child's life cycle (refusal, abort, failure) start
+// from.
+struct RunningSnapshotRig {
+  TempDir dir{"kvraft-snapshot"};
   TestLoop loop;
-  storage::Keyspace ks(16);
-  populate(ks, wall_ms());
-  BackgroundSnapshot bg(loop.get());
+  storage::Keyspace ks{16};
+  BackgroundSnapshot bg{loop.get()};
+  RunningSnapshotRig() { populate(ks, wall_ms()); }
+};
+
+TEST_CASE_FIXTURE(RunningSnapshotRig,
+                  "a second start while a snapshot runs is refused; the next one after it works") {
   SnapshotOptions slow;
   slow.delay_ms = 300;
   int calls = 0;
@@ -534,12 +526,8 @@ TEST_CASE("a second start while a snapshot runs is refused; the next one after i
   CHECK(file_exists(dir.file("d.rdb")));
 }
 
-TEST_CASE("abort kills the child, removes its temp file and never calls done") {
-  TempDir dir("kvraft-snapshot");
-  TestLoop loop;
-  storage::Keyspace ks(16);
-  populate(ks, wall_ms());
-  BackgroundSnapshot bg(loop.get());
+TEST_CASE_FIXTURE(RunningSnapshotRig,
+                  "abort kills the child, removes its temp file and never calls done") {
   SnapshotOptions slow;
   slow.delay_ms = 20'000;
   bool called = false;
@@ -577,13 +565,9 @@ TEST_CASE("abort kills the child, removes its temp file and never calls done") {
   CHECK(temp_files(dir.path()).empty());
 }
 
-TEST_CASE("a child that cannot write reports an error and leaves no temp file and no final file") {
-  TempDir dir("kvraft-snapshot");
-  TestLoop loop;
-  storage::Keyspace ks(16);
-  populate(ks, wall_ms());
-  BackgroundSnapshot bg(loop.get());
-
+TEST_CASE_FIXTURE(
+    RunningSnapshotRig,
+    "a child that cannot write reports an error and leaves no temp file and no final file") {
   SUBCASE("the directory does not exist") {
     std::string path = dir.file("gone/snapshot.rdb");
     SnapshotResult r = run_background(loop, bg, ks, {}, path);

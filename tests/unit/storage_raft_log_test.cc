@@ -97,6 +97,12 @@ std::vector<std::string> segment_files(const std::string& dir) {
   return names;
 }
 
+// The segment files of the log `o` describes, as opening it finds them.
+std::vector<std::string> segment_paths(const RaftLogOptions& o) {
+  LogRecovery rec;
+  return open_log(o, &rec)->segment_paths();
+}
+
 // Builds a log of `batches` (each a count of entries, all term 1 + batch/2)
 // and returns every entry written.
 std::vector<Entry> build_log(const RaftLogOptions& o, const std::vector<size_t>& batches) {
@@ -522,10 +528,7 @@ TEST_CASE("recovery from a cut at every byte of the last records keeps every com
     RaftLogOptions o = options_for(dir, two_segments ? 200 : 1 << 20);
     const std::vector<Entry> all =
         two_segments ? build_log(o, {5, 1, 2, 3}) : build_log(o, {1, 1, 2, 3, 1});
-    auto paths = [&] {
-      LogRecovery r;
-      return open_log(o, &r)->segment_paths();
-    }();
+    auto paths = segment_paths(o);
     REQUIRE(paths.size() == (two_segments ? 2u : 1u));
     const std::string last_path = paths.back();
     const std::string good = slurp(last_path);
@@ -601,10 +604,7 @@ TEST_CASE("a cut inside a segment that is not the last is an error, not a torn t
   kvraft::test::TempDir dir;
   RaftLogOptions o = options_for(dir, 100);
   build_log(o, {5, 3});
-  auto paths = [&] {
-    LogRecovery r;
-    return open_log(o, &r)->segment_paths();
-  }();
+  auto paths = segment_paths(o);
   REQUIRE(paths.size() == 2);
   std::string first = slurp(paths[0]);
   write_raw(paths[0], first.substr(0, first.size() - 3));
@@ -622,10 +622,7 @@ TEST_CASE("every bit flip in every file is detected and located") {
   kvraft::test::TempDir dir;
   RaftLogOptions o = options_for(dir, 150);
   std::vector<Entry> all = build_log(o, {4, 3, 2});
-  auto paths = [&] {
-    LogRecovery r;
-    return open_log(o, &r)->segment_paths();
-  }();
+  auto paths = segment_paths(o);
   REQUIRE(paths.size() == 3);
   // Thousands of reopens follow: spare the disk (the cut is the same either way).
   o.fsync_mode = FsyncMode::kNever;
@@ -698,10 +695,7 @@ TEST_CASE("a valid record with the wrong index or a file renamed out of order is
   kvraft::test::TempDir dir;
   RaftLogOptions o = options_for(dir, 100);
   build_log(o, {3, 3, 3});  // segments 1..3, 4..6, 7..9
-  auto paths = [&] {
-    LogRecovery r;
-    return open_log(o, &r)->segment_paths();
-  }();
+  auto paths = segment_paths(o);
   REQUIRE(paths.size() == 3);
   const std::string seg1 = slurp(paths[0]);
   const std::string seg2 = slurp(paths[1]);
@@ -738,10 +732,7 @@ TEST_CASE("repair truncates at the first corruption and reports what it dropped"
   kvraft::test::TempDir dir;
   RaftLogOptions o = options_for(dir, 150);
   std::vector<Entry> all = build_log(o, {4, 3, 3});
-  auto paths = [&] {
-    LogRecovery r;
-    return open_log(o, &r)->segment_paths();
-  }();
+  auto paths = segment_paths(o);
   REQUIRE(paths.size() == 3);
   // Damage the payload of entry 2 in the first segment.
   std::string seg1 = slurp(paths[0]);
@@ -786,10 +777,7 @@ TEST_CASE("repair of a bad segment header removes the whole file") {
   kvraft::test::TempDir dir;
   RaftLogOptions o = options_for(dir, 150);
   std::vector<Entry> all = build_log(o, {4, 3, 3});
-  auto paths = [&] {
-    LogRecovery r;
-    return open_log(o, &r)->segment_paths();
-  }();
+  auto paths = segment_paths(o);
   std::string seg2 = slurp(paths[1]);
   seg2[3] ^= 0x20;
   write_raw(paths[1], seg2);

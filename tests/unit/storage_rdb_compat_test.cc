@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "storage/rdb.h"
+#include "tests/support/redis_baseline.h"
 #include "tests/support/test_support.h"
 
 using namespace kvraft::storage;
@@ -37,20 +38,10 @@ using kvraft::test::TempDir;
 namespace {
 
 // Absolute path of `name` on PATH (execv needs one); throws if absent.
-std::string find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t colon = dirs.find(':', start);
-    std::string dir =
-        dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  throw std::runtime_error(name + " not found on PATH");
+std::string require_on_path(const std::string& name) {
+  std::string found = kvraft::test::find_on_path(name);
+  if (found.empty()) throw std::runtime_error(name + " not found on PATH");
+  return found;
 }
 
 // One RESP reply: '+', '-', ':', '$' (nil if is_nil), '*'.
@@ -166,7 +157,7 @@ class RedisServer {
  public:
   RedisServer(const std::string& dir, const std::string& dbfilename)
       : port_(kvraft::test::free_port()),
-        child_({find_on_path("redis-server"), "--port", std::to_string(port_), "--bind",
+        child_({require_on_path("redis-server"), "--port", std::to_string(port_), "--bind",
                 "127.0.0.1", "--dir", dir, "--dbfilename", dbfilename, "--save", "", "--appendonly",
                 "no", "--daemonize", "no", "--logfile", ""},
                dir + "/redis-" + std::to_string(port_) + ".log") {
@@ -217,7 +208,7 @@ int64_t now_ms() {
 std::pair<int, std::string> check_rdb(const TempDir& dir, const std::string& path) {
   std::string log = dir.file("check-rdb.log");
   ::unlink(log.c_str());
-  ChildProcess p({find_on_path("redis-check-rdb"), path}, log);
+  ChildProcess p({require_on_path("redis-check-rdb"), path}, log);
   int status = p.wait(std::chrono::seconds(60));
   int code = status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return {code, kvraft::test::read_file(log)};

@@ -1060,24 +1060,16 @@ CollectionSample collection_sample(size_t large = 5000, bool huge_elements = tru
   w.select_db(0, s.colls.size() + 1, 2);
   w.write_string("str", "plain");
   for (auto& [key, c] : s.colls) {
+    auto each_elem = [&](const RdbWriter::ElementFn& fn) {
+      for (auto& e : c.elems)
+        fn(e);
+    };
     switch (c.kind) {
       case K::kList:
-        w.write_list(
-            key, c.elems.size(),
-            [&](const RdbWriter::ElementFn& fn) {
-              for (auto& e : c.elems)
-                fn(e);
-            },
-            c.expire_at_ms);
+        w.write_list(key, c.elems.size(), each_elem, c.expire_at_ms);
         break;
       case K::kSet:
-        w.write_set(
-            key, c.elems.size(),
-            [&](const RdbWriter::ElementFn& fn) {
-              for (auto& e : c.elems)
-                fn(e);
-            },
-            c.expire_at_ms);
+        w.write_set(key, c.elems.size(), each_elem, c.expire_at_ms);
         break;
       case K::kHash:
         w.write_hash(
