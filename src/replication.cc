@@ -936,6 +936,7 @@ void Replication::install_received_snapshot(const std::string& path) {
     server_.acl().restore_from_aux(loaded.extra_aux);
     server_.replace_keyspace(std::move(loaded.keyspace));
     load_members(loaded.members);
+    replay_member_log();  // entries after the snapshot are newer than its table
     rebuild_peers();
     update_transport_peers();
     KV_LOG_NOTICE("Installed snapshot from the leader: raft index %llu, %llu keys",

@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <thread>
 
@@ -71,7 +72,7 @@ void Replication::bootstrap_member_contexts(std::vector<raft::Entry>& entries) c
 void Replication::load_members(const std::string& snapshot_members) {
   if (snapshot_members.empty()) return;
   try {
-    members_.merge(MemberTable::decode(snapshot_members));
+    members_.overlay(MemberTable::decode(snapshot_members));
   } catch (const std::exception& e) {
     // Addresses are also in the log and the configuration; a bad field costs
     // reachability, not correctness.
@@ -108,18 +109,26 @@ void Replication::observe_appended(const std::vector<raft::Entry>& entries) {
 }
 
 void Replication::rebuild_peers() {
-  const raft::ConfState* conf = node_ ? &node_->conf_state() : nullptr;
-  bool known = conf && !(conf->voters.empty() && conf->learners.empty());
+  // Every member the table knows, not only those of the current ConfState:
+  // a snapshot older than what this node learned (its join seeds, entries
+  // after the snapshot) sets the ConfState back, but the members added since
+  // (its leader among them) are still members. The core decides what a
+  // message from any of them counts for (votes only from ConfState voters).
   std::vector<PeerConfig> out;
-  for (const auto& [id, m] : members_.members()) {
-    if (known && id != self_id_ && !raft::is_member(*conf, id)) continue;
+  for (const auto& [id, m] : members_.members())
     out.push_back({id, m.host, m.raft_port, m.client_port});
-  }
   // A member whose removal is in the log but not applied here yet is still
   // reachable: it may be the leader replicating its own removal, which
   // needs our acknowledgements (and our proxied commands).
   for (const auto& [id, m] : departed_)
     if (id != self_id_) out.push_back({id, m.host, m.raft_port, m.client_port});
+  // Nor is the current leader ever dropped (Raft: a node accepts the
+  // leader's messages whatever its own configuration says).
+  raft::NodeId lead = leader_id();
+  if (lead != raft::kNoNode && lead != self_id_ && !members_.was_removed(lead) &&
+      std::none_of(out.begin(), out.end(), [&](const auto& p) { return p.id == lead; }))
+    for (const auto& p : peers_)
+      if (p.id == lead) out.push_back(p);
   auto self = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.id == self_id_; });
   if (self == out.end()) {
     int raft_port = config_.raft_port;
@@ -129,6 +138,13 @@ void Replication::rebuild_peers() {
   } else if (self->client_port == 0) {
     self->client_port = config_.port;
   }
+#ifndef NDEBUG
+  // peers_'s invariant (replication.h): only a removal takes a peer out.
+  for (const auto& p : peers_)
+    assert((members_.was_removed(p.id) ||
+            std::any_of(out.begin(), out.end(), [&](const auto& q) { return q.id == p.id; })) &&
+           "rebuild_peers dropped a peer that was not removed");
+#endif
   peers_ = std::move(out);
 }
 
@@ -146,12 +162,8 @@ std::vector<PeerAddress> Replication::transport_addresses() const {
   // A removed node talks to nobody (nobody accepts it any more), except a
   // leader that removed itself: it replicates its removal until it commits.
   if (removed() && !is_leader()) return addrs;
-  const raft::ConfState& conf = node_->conf_state();
-  bool known = !(conf.voters.empty() && conf.learners.empty());
   for (const auto& p : peers_)
-    if (p.id != self_id_ && (!known || raft::is_member(conf, p.id) || departed_.count(p.id)) &&
-        p.raft_port)
-      addrs.push_back({p.id, p.host, p.raft_port});
+    if (p.id != self_id_ && p.raft_port) addrs.push_back({p.id, p.host, p.raft_port});
   for (const auto& [id, f] : farewells_)
     if (f.info.raft_port) addrs.push_back({id, f.info.host, f.info.raft_port});
   return addrs;
