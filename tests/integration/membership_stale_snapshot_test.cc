@@ -14,6 +14,7 @@
 #include "tests/support/membership.h"
 
 using kvraft::test::admin;
+using kvraft::test::check_acked_present;
 using kvraft::test::LocalCluster;
 using kvraft::test::RedisConnection;
 using kvraft::test::Reply;
@@ -106,14 +107,6 @@ TEST_CASE("a node joining from a leader whose snapshot predates that leader catc
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(50ms);
   CHECK(raft_number(c, n5, "applied_index") >= commit);
-  RedisConnection conn(c.port(n5));
-  for (const auto& [k, v] : acked)
-    conn.append({"GET", k});
-  size_t missing = 0;
-  for (const auto& [k, v] : acked) {
-    Reply r = conn.read();
-    if (r.str != v && ++missing <= 5) MESSAGE("node 5 lacks acknowledged write " << k);
-  }
-  CHECK(missing == 0);
+  check_acked_present(c, n5, acked);
   CHECK(c.wait_converged());
 }

@@ -15,6 +15,7 @@
 #include "tests/support/membership.h"
 
 using kvraft::test::admin;
+using kvraft::test::check_acked_present;
 using kvraft::test::LocalCluster;
 using kvraft::test::RedisConnection;
 using kvraft::test::Reply;
@@ -95,20 +96,6 @@ std::string members(LocalCluster& c, int i) {
     out += std::to_string(n.elements[0].integer) + "@" + n.elements[1].str + "/" +
            std::to_string(n.elements[2].integer) + "/" + n.elements[3].str + " ";
   return out;
-}
-
-void check_acked_present(LocalCluster& c, int via,
-                         const std::map<std::string, std::string>& acked) {
-  RedisConnection conn(c.port(via));
-  for (const auto& [k, v] : acked)
-    conn.append({"GET", k});
-  size_t missing = 0;
-  for (const auto& [k, v] : acked) {
-    Reply r = conn.read();
-    if (r.str != v && ++missing <= 5)
-      MESSAGE("lost acknowledged write " << k << ": " << r.render());
-  }
-  CHECK(missing == 0);
 }
 
 }  // namespace

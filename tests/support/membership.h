@@ -1,12 +1,14 @@
 // tests/support/membership.h — helpers for integration tests that change a
 // LocalCluster's membership: RAFT.NODES as "id:role" words, waiting for a
-// membership, and admin commands retried while the cluster has no leader.
+// membership, admin commands retried while the cluster has no leader, and
+// the check that acknowledged writes read back.
 // Header-only like cluster.h (integration tests link hiredis).
 #pragma once
 
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,6 +59,22 @@ inline Reply admin(LocalCluster& c, int i, const std::vector<std::string>& argv)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return r;
+}
+
+// Checks that every write in `acked` (key -> value) reads back through node
+// `via`, naming the first few that do not.
+inline void check_acked_present(LocalCluster& c, int via,
+                                const std::map<std::string, std::string>& acked) {
+  RedisConnection conn(c.port(via));
+  for (const auto& [k, v] : acked)
+    conn.append({"GET", k});
+  size_t missing = 0;
+  for (const auto& [k, v] : acked) {
+    Reply r = conn.read();
+    if (r.str != v && ++missing <= 5)
+      MESSAGE("lost acknowledged write " << k << ": " << r.render());
+  }
+  CHECK(missing == 0);
 }
 
 }  // namespace kvraft::test
