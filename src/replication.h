@@ -267,7 +267,10 @@ class Replication {
   bool on_conf_change_applied(const raft::Entry& e, std::optional<Waiter>& waiter);
   void membership_tick();
   void send_farewells();
-  bool join_cluster(std::string* error);
+  // --join: learns the members from the join address (seeds; the log
+  // stays authoritative) and, unless `seed_only`, asks the cluster to add
+  // this node. false with *error on failure.
+  bool join_cluster(std::string* error, bool seed_only = false);
 
   Server& server_;
   const Config& config_;

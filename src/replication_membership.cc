@@ -385,13 +385,12 @@ namespace {
 // loop runs.
 class JoinClient {
  public:
-  JoinClient(const std::string& host, int port) {
-    timeval tv{5, 0};
-    ctx_ = redisConnectWithTimeout(host.c_str(), port, tv);
+  JoinClient(const std::string& host, int port, timeval connect_timeout, timeval timeout) {
+    ctx_ = redisConnectWithTimeout(host.c_str(), port, connect_timeout);
     if (!ctx_ || ctx_->err)
       error_ = ctx_ ? ctx_->errstr : "out of memory";
     else
-      redisSetTimeout(ctx_, timeval{60, 0});
+      redisSetTimeout(ctx_, timeout);
   }
   ~JoinClient() {
     if (ctx_) redisFree(ctx_);
@@ -428,7 +427,7 @@ std::string_view reply_text(const redisReply* r) {
 
 }  // namespace
 
-bool Replication::join_cluster(std::string* error) {
+bool Replication::join_cluster(std::string* error, bool seed_only) {
   std::string host;
   int port = 0;
   if (!parse_host_port(config_.join, &host, &port)) {
@@ -436,7 +435,9 @@ bool Replication::join_cluster(std::string* error) {
     return false;
   }
   const std::string where = "join " + config_.join;
-  JoinClient c(host, port);
+  // A refresh is best effort and must not hold a restart up for long.
+  JoinClient c(host, port, seed_only ? timeval{2, 0} : timeval{5, 0},
+               seed_only ? timeval{2, 0} : timeval{60, 0});
   if (!c.error().empty()) {
     *error = where + ": cannot connect: " + c.error();
     return false;
@@ -496,6 +497,11 @@ bool Replication::join_cluster(std::string* error) {
   MemberInfo me{self_host(), config_.raft_port ? config_.raft_port : config_.port + 10000,
                 config_.port, MemberIntent::kVoter};
   members_.seed(self_id_, me);
+  if (seed_only) {
+    KV_LOG_NOTICE("Join: refreshed the members from %s (%zu known)", config_.join.c_str(),
+                  members_.members().size());
+    return true;
+  }
   if (already) {
     KV_LOG_NOTICE(
         "Join: node %llu is already a member of the cluster at %s; waiting for the leader",

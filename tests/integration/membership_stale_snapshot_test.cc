@@ -7,6 +7,7 @@
 // acknowledged write.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -108,5 +109,24 @@ TEST_CASE("a node joining from a leader whose snapshot predates that leader catc
     std::this_thread::sleep_for(50ms);
   CHECK(raft_number(c, n5, "applied_index") >= commit);
   check_acked_present(c, n5, acked);
+  CHECK(c.wait_converged());
+
+  // Node 5 restarts holding nothing but that snapshot, as if it had crashed
+  // right after installing it, before any entry after it arrived: its
+  // snapshot and its (empty) log name neither its leader nor itself. (Its
+  // log is cut here after the fact, so the leader is changed and back for a
+  // fresh view of node 5's log, as it would have had in that crash.)
+  // Restarted with its --join address, it finds the members there again.
+  c.kill(n5);
+  for (const auto& e : std::filesystem::directory_iterator(c.dir(n5))) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("snapshot-", 0) != 0) std::filesystem::remove_all(e.path());
+  }
+  REQUIRE(transfer_to(c, 1));
+  REQUIRE(transfer_to(c, n4));
+  c.start(n5);
+  CHECK(write_keys(c, n4, "after:", 50, &acked) == 50);
+  CHECK(wait_roles(c, n5, "2:voter 3:voter 4:voter 5:voter"));
+  CHECK(c.log(n5).find("Join: refreshed the members") != std::string::npos);
   CHECK(c.wait_converged());
 }
