@@ -102,13 +102,13 @@ void MemberTable::seed(raft::NodeId id, const MemberInfo& info) {
   members_[id] = info;
 }
 
-void MemberTable::merge(const MemberTable& other) {
-  for (raft::NodeId id : other.removed_) {
+void MemberTable::overlay(const MemberTable& snapshot) {
+  for (raft::NodeId id : snapshot.removed_) {
     removed_.insert(id);
     members_.erase(id);
   }
-  for (const auto& [id, info] : other.members_)
-    seed(id, info);
+  for (const auto& [id, info] : snapshot.members_)
+    if (!removed_.count(id)) members_[id] = info;
 }
 
 const MemberInfo* MemberTable::find(raft::NodeId id) const {

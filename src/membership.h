@@ -66,8 +66,13 @@ class MemberTable {
   // Sets a member's info unless the table already has one (seeds from
   // cluster-peers or from the cluster a node joins: the log is authoritative).
   void seed(raft::NodeId id, const MemberInfo& info);
-  // Adds what `other` knows and this table does not, and every removed id.
-  void merge(const MemberTable& other);
+  // Loads a snapshot's table: its info replaces this table's for the members
+  // it names (it comes from the replicated history; a seed does not) and its
+  // removed ids are removed. Members only this table knows stay: the caller
+  // replays the log entries after the snapshot next, and a member it learned
+  // from a seed or from entries newer than the snapshot (its current leader,
+  // say) must stay reachable.
+  void overlay(const MemberTable& snapshot);
 
   const MemberInfo* find(raft::NodeId id) const;
   bool was_removed(raft::NodeId id) const { return removed_.count(id) != 0; }

@@ -238,6 +238,16 @@ bool Replication::start(std::string* error) {
                   config_.dir.c_str());
     if (!config_.import_rdb.empty() && !import_initial_rdb(voters, error)) return false;
   } else {
+    if (!config_.join.empty()) {
+      // A joined node may have stopped after installing a snapshot older
+      // than its leader's addition and before the entries after it: then
+      // neither its snapshot nor its log names its leader, whose
+      // connections it would refuse. Its join address knows the members.
+      std::string why;
+      if (!join_cluster(&why, /*seed_only=*/true))
+        KV_LOG_WARNING("Join: members not refreshed (%s); using the snapshot and log only",
+                       why.c_str());
+    }
     if (!config_.import_rdb.empty())
       KV_LOG_WARNING("import-rdb %s ignored: this node already has Raft state in %s",
                      config_.import_rdb.c_str(), config_.dir.c_str());
@@ -965,6 +975,7 @@ void Replication::install_received_snapshot(const std::string& path) {
     server_.acl().restore_from_aux(loaded.extra_aux);
     server_.replace_keyspace(std::move(loaded.keyspace));
     load_members(loaded.members);
+    replay_member_log();  // entries after the snapshot are newer than its table
     rebuild_peers();
     update_transport_peers();
     KV_LOG_NOTICE("Installed snapshot from the leader: raft index %llu, %llu keys",

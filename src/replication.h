@@ -273,11 +273,22 @@ class Replication {
   bool on_conf_change_applied(const raft::Entry& e, std::optional<Waiter>& waiter);
   void membership_tick();
   void send_farewells();
-  bool join_cluster(std::string* error);
+  // --join: learns the members from the join address (seeds; the log
+  // stays authoritative) and, unless `seed_only`, asks the cluster to add
+  // this node. false with *error on failure.
+  bool join_cluster(std::string* error, bool seed_only = false);
 
   Server& server_;
   const Config& config_;
   raft::NodeId self_id_ = raft::kNoNode;
+  // The address book the transport (allow-list and dialling), the proxy and
+  // RAFT.NODES use: this node, every member of members_, every departed_
+  // member, and the current leader. Invariant: it is the union of what this
+  // node learned (seeds, snapshots, appended entries) minus the ids whose
+  // removal it has applied (members_.removed()), never the membership of
+  // one log position: a snapshot older than the entries this node knows (a
+  // joining node's snapshot may predate its own leader's addition) only
+  // adds to it. Votes are counted from the core's ConfState, not from here.
   std::vector<PeerConfig> peers_;
   ReadConsistency read_consistency_ = ReadConsistency::kLinearizable;
   FollowerMode follower_mode_ = FollowerMode::kProxy;
@@ -336,7 +347,10 @@ class Replication {
   int64_t last_fork_us_ = 0;
   int64_t last_snapshot_us_ = 0;
 
-  // Membership. members_ follows every appended conf change (and snapshots);
+  // Membership. members_ follows every appended conf change (and snapshots:
+  // a snapshot's table replaces what seeds said of its members, then the
+  // entries after it are replayed; a member is only ever dropped by a
+  // removal, since ids are never reused);
   // departed_ keeps the address of a member whose removal is appended but
   // not yet applied; farewells_ the removed followers the leader still tells
   // about their removal; removal_followups_ the demotions (by index) whose

@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <thread>
 
@@ -72,7 +73,7 @@ void Replication::bootstrap_member_contexts(std::vector<raft::Entry>& entries) c
 void Replication::load_members(const std::string& snapshot_members) {
   if (snapshot_members.empty()) return;
   try {
-    members_.merge(MemberTable::decode(snapshot_members));
+    members_.overlay(MemberTable::decode(snapshot_members));
   } catch (const std::exception& e) {
     // Addresses are also in the log and the configuration; a bad field costs
     // reachability, not correctness.
@@ -109,18 +110,26 @@ void Replication::observe_appended(const std::vector<raft::Entry>& entries) {
 }
 
 void Replication::rebuild_peers() {
-  const raft::ConfState* conf = node_ ? &node_->conf_state() : nullptr;
-  bool known = conf && !(conf->voters.empty() && conf->learners.empty());
+  // Every member the table knows, not only those of the current ConfState:
+  // a snapshot older than what this node learned (its join seeds, entries
+  // after the snapshot) sets the ConfState back, but the members added since
+  // (its leader among them) are still members. The core decides what a
+  // message from any of them counts for (votes only from ConfState voters).
   std::vector<PeerConfig> out;
-  for (const auto& [id, m] : members_.members()) {
-    if (known && id != self_id_ && !raft::is_member(*conf, id)) continue;
+  for (const auto& [id, m] : members_.members())
     out.push_back({id, m.host, m.raft_port, m.client_port});
-  }
   // A member whose removal is in the log but not applied here yet is still
   // reachable: it may be the leader replicating its own removal, which
   // needs our acknowledgements (and our proxied commands).
   for (const auto& [id, m] : departed_)
     if (id != self_id_) out.push_back({id, m.host, m.raft_port, m.client_port});
+  // Nor is the current leader ever dropped (Raft: a node accepts the
+  // leader's messages whatever its own configuration says).
+  raft::NodeId lead = leader_id();
+  if (lead != raft::kNoNode && lead != self_id_ && !members_.was_removed(lead) &&
+      std::none_of(out.begin(), out.end(), [&](const auto& p) { return p.id == lead; }))
+    for (const auto& p : peers_)
+      if (p.id == lead) out.push_back(p);
   auto self = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.id == self_id_; });
   if (self == out.end()) {
     int raft_port = config_.raft_port;
@@ -131,6 +140,13 @@ void Replication::rebuild_peers() {
     if (self->client_port == 0) self->client_port = config_.port;
     if (self->tls_port == 0) self->tls_port = config_.tls_port;
   }
+#ifndef NDEBUG
+  // peers_'s invariant (replication.h): only a removal takes a peer out.
+  for (const auto& p : peers_)
+    assert((members_.was_removed(p.id) ||
+            std::any_of(out.begin(), out.end(), [&](const auto& q) { return q.id == p.id; })) &&
+           "rebuild_peers dropped a peer that was not removed");
+#endif
   peers_ = std::move(out);
   // Each member's tls-port, from the table (or the departing member's record).
   for (auto& p : peers_) {
@@ -154,12 +170,8 @@ std::vector<PeerAddress> Replication::transport_addresses() const {
   // A removed node talks to nobody (nobody accepts it any more), except a
   // leader that removed itself: it replicates its removal until it commits.
   if (removed() && !is_leader()) return addrs;
-  const raft::ConfState& conf = node_->conf_state();
-  bool known = !(conf.voters.empty() && conf.learners.empty());
   for (const auto& p : peers_)
-    if (p.id != self_id_ && (!known || raft::is_member(conf, p.id) || departed_.count(p.id)) &&
-        p.raft_port)
-      addrs.push_back({p.id, p.host, p.raft_port});
+    if (p.id != self_id_ && p.raft_port) addrs.push_back({p.id, p.host, p.raft_port});
   for (const auto& [id, f] : farewells_)
     if (f.info.raft_port) addrs.push_back({id, f.info.host, f.info.raft_port});
   return addrs;
@@ -381,13 +393,12 @@ namespace {
 // loop runs.
 class JoinClient {
  public:
-  JoinClient(const std::string& host, int port) {
-    timeval tv{5, 0};
-    ctx_ = redisConnectWithTimeout(host.c_str(), port, tv);
+  JoinClient(const std::string& host, int port, timeval connect_timeout, timeval timeout) {
+    ctx_ = redisConnectWithTimeout(host.c_str(), port, connect_timeout);
     if (!ctx_ || ctx_->err)
       error_ = ctx_ ? ctx_->errstr : "out of memory";
     else
-      redisSetTimeout(ctx_, timeval{60, 0});
+      redisSetTimeout(ctx_, timeout);
   }
   ~JoinClient() {
     if (ctx_) redisFree(ctx_);
@@ -424,7 +435,7 @@ std::string_view reply_text(const redisReply* r) {
 
 }  // namespace
 
-bool Replication::join_cluster(std::string* error) {
+bool Replication::join_cluster(std::string* error, bool seed_only) {
   std::string host;
   int port = 0;
   if (!parse_host_port(config_.join, &host, &port)) {
@@ -432,7 +443,9 @@ bool Replication::join_cluster(std::string* error) {
     return false;
   }
   const std::string where = "join " + config_.join;
-  JoinClient c(host, port);
+  // A refresh is best effort and must not hold a restart up for long.
+  JoinClient c(host, port, seed_only ? timeval{2, 0} : timeval{5, 0},
+               seed_only ? timeval{2, 0} : timeval{60, 0});
   if (!c.error().empty()) {
     *error = where + ": cannot connect: " + c.error();
     return false;
@@ -492,6 +505,11 @@ bool Replication::join_cluster(std::string* error) {
   MemberInfo me{self_host(), config_.raft_port ? config_.raft_port : config_.port + 10000,
                 config_.port, MemberIntent::kVoter, config_.tls_port};
   members_.seed(self_id_, me);
+  if (seed_only) {
+    KV_LOG_NOTICE("Join: refreshed the members from %s (%zu known)", config_.join.c_str(),
+                  members_.members().size());
+    return true;
+  }
   if (already) {
     KV_LOG_NOTICE(
         "Join: node %llu is already a member of the cluster at %s; waiting for the leader",

@@ -12,10 +12,15 @@
 #include <thread>
 
 #include "tests/support/cluster.h"
+#include "tests/support/membership.h"
 
+using kvraft::test::admin;
+using kvraft::test::check_acked_present;
 using kvraft::test::LocalCluster;
 using kvraft::test::RedisConnection;
 using kvraft::test::Reply;
+using kvraft::test::roles;
+using kvraft::test::wait_roles;
 
 namespace {
 
@@ -82,21 +87,6 @@ class Writer {
   std::thread thread_;
 };
 
-// RAFT.NODES of node i as "id:role" words, e.g. "1:voter 2:voter 4:learner".
-std::string roles(LocalCluster& c, int i) {
-  try {
-    RedisConnection conn(c.port(i));
-    Reply r = conn.cmd({"RAFT.NODES"});
-    std::string out;
-    for (const auto& n : r.elements)
-      out += (out.empty() ? "" : " ") + std::to_string(n.elements[0].integer) + ":" +
-             n.elements[3].str;
-    return out;
-  } catch (const std::exception&) {
-    return {};
-  }
-}
-
 // RAFT.NODES of node i without the volatile columns (match index, leader).
 std::string members(LocalCluster& c, int i) {
   RedisConnection conn(c.port(i));
@@ -106,45 +96,6 @@ std::string members(LocalCluster& c, int i) {
     out += std::to_string(n.elements[0].integer) + "@" + n.elements[1].str + "/" +
            std::to_string(n.elements[2].integer) + "/" + n.elements[3].str + " ";
   return out;
-}
-
-bool wait_roles(LocalCluster& c, int i, const std::string& want,
-                std::chrono::milliseconds timeout = 30s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (roles(c, i) == want) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  MESSAGE("node index " << i << " has members '" << roles(c, i) << "', want '" << want << "'");
-  return false;
-}
-
-// Sends a command to node i, retrying while the cluster has no leader.
-Reply admin(LocalCluster& c, int i, const std::vector<std::string>& argv) {
-  Reply r;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    RedisConnection conn(c.port(i));
-    r = conn.cmd(argv);
-    if (r.type != Reply::Type::kError ||
-        (r.str.rfind("TRYAGAIN", 0) != 0 && r.str.rfind("CLUSTERDOWN", 0) != 0))
-      return r;
-    std::this_thread::sleep_for(100ms);
-  }
-  return r;
-}
-
-void check_acked_present(LocalCluster& c, int via,
-                         const std::map<std::string, std::string>& acked) {
-  RedisConnection conn(c.port(via));
-  for (const auto& [k, v] : acked)
-    conn.append({"GET", k});
-  size_t missing = 0;
-  for (const auto& [k, v] : acked) {
-    Reply r = conn.read();
-    if (r.str != v && ++missing <= 5)
-      MESSAGE("lost acknowledged write " << k << ": " << r.render());
-  }
-  CHECK(missing == 0);
 }
 
 }  // namespace

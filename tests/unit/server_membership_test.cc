@@ -80,7 +80,7 @@ TEST_CASE("the table follows conf-change entries; a removed id stays removed") {
   CHECK(t == before);
 }
 
-TEST_CASE("the table encodes for the snapshot aux field and merges") {
+TEST_CASE("the table encodes for the snapshot aux field and overlays a snapshot's table") {
   MemberTable t;
   t.observe(conf_entry(1, ConfChangeType::kAddNode, 1, "10.0.0.1:7101:7001:voter"));
   t.observe(conf_entry(2, ConfChangeType::kAddLearner, 5, "10.0.0.5:7105:7005:learner"));
@@ -93,12 +93,25 @@ TEST_CASE("the table encodes for the snapshot aux field and merges") {
   CHECK_THROWS_AS(MemberTable::decode("nonsense"), std::invalid_argument);
   CHECK_THROWS_AS(MemberTable::decode("m:;r:0"), std::invalid_argument);
 
+  // Seeds (cluster-peers, a joined cluster's RAFT.NODES) say "voter" for
+  // every member; the snapshot's table, from the replicated history, wins for
+  // the members it names, removes its removed ids, and leaves the members
+  // only the seeds know (a leader added after the snapshot) in place.
   MemberTable local;
   local.seed(1, MemberInfo{"127.0.0.1", 1, 1, MemberIntent::kVoter});
   local.seed(3, MemberInfo{"10.0.0.3", 7103, 7003, MemberIntent::kVoter});
-  local.merge(t);
-  CHECK(local.find(1)->host == "127.0.0.1");  // what the table had wins
-  CHECK(local.find(5)->client_port == 7005);
+  local.seed(5, MemberInfo{"10.0.0.5", 7105, 7005, MemberIntent::kVoter});
+  local.seed(7, MemberInfo{"10.0.0.7", 7107, 7007, MemberIntent::kVoter});
+  local.overlay(t);
+  CHECK(local.find(1)->host == "10.0.0.1");
+  CHECK(local.find(5)->intent == MemberIntent::kLearner);
   CHECK(local.find(3) == nullptr);
   CHECK(local.was_removed(3));
+  REQUIRE(local.find(7) != nullptr);
+  CHECK(local.find(7)->host == "10.0.0.7");
+  // A removed id stays removed whatever a later snapshot names.
+  MemberTable older;
+  older.observe(conf_entry(1, ConfChangeType::kAddNode, 3, "10.0.0.3:7103:7003:voter"));
+  local.overlay(older);
+  CHECK(local.find(3) == nullptr);
 }
