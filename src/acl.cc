@@ -314,8 +314,9 @@ std::string AclUser::describe() const {
   for (const std::string& p : passwords)
     out += " #" + p;
   if (std::string k = keys_description(); !k.empty()) out += " " + k;
+  // Redis writes "resetchannels" before any channel list but "&*".
   std::string ch = channels_description();
-  out += ch.empty() ? " resetchannels" : " " + ch;
+  out += allchannels ? " " + ch : ch.empty() ? " resetchannels" : " resetchannels " + ch;
   out += " " + command_rules;
   return out;
 }
@@ -348,17 +349,11 @@ bool AclUser::may_run(const CommandSpec& spec, std::span<const std::string_view>
 
 bool AclUser::may_access_keys(const CommandSpec& spec,
                               std::span<const std::string_view> argv) const {
-  if (allkeys) return true;
-  const CommandSpec* routed = &spec;
-  if (!spec.subcommands.empty() && argv.size() >= 2) {
-    const CommandIds& ids = CommandIds::get();
-    auto sub = ids.by_name.find(ascii_lower(spec.name) + "|" + ascii_lower(argv[1]));
-    if (sub != ids.by_name.end()) routed = ids.entries[sub->second].spec;
-  }
-  return keys_allowed(*routed, argv);
+  return allkeys || denied_key(acl_routed_spec(spec, argv), argv) < 0;
 }
 
-bool AclUser::keys_allowed(const CommandSpec& spec, std::span<const std::string_view> argv) const {
+int AclUser::denied_key(const CommandSpec& spec, std::span<const std::string_view> argv) const {
+  if (allkeys) return -1;
   bool need_write = spec.flags & kCmdWrite;
   for (size_t pos : command_key_positions(spec, argv.size())) {
     bool ok = false;
@@ -368,9 +363,22 @@ bool AclUser::keys_allowed(const CommandSpec& spec, std::span<const std::string_
         break;
       }
     }
-    if (!ok) return false;
+    if (!ok) return static_cast<int>(pos);
   }
-  return true;
+  return -1;
+}
+
+const CommandSpec& acl_routed_spec(const CommandSpec& spec,
+                                   std::span<const std::string_view> argv) {
+  if (spec.subcommands.empty() || argv.size() < 2) return spec;
+  const CommandIds& ids = CommandIds::get();
+  auto sub = ids.by_name.find(ascii_lower(spec.name) + "|" + ascii_lower(argv[1]));
+  return sub == ids.by_name.end() ? spec : *ids.entries[sub->second].spec;
+}
+
+std::string acl_command_fullname(const CommandSpec& spec,
+                                 std::span<const std::string_view> argv) {
+  return ascii_lower(acl_routed_spec(spec, argv).name);
 }
 
 // ------------------------------------------------------------------- Acl
@@ -517,15 +525,14 @@ AclVerdict Acl::check(const Client& client, const std::string& requirepass, cons
   // command and key (the default user) needs no lookups.
   if (no_auth || (user->allkeys && user->command_rules == "+@all")) return {};
   if (!user->may_run(spec, argv)) {
-    std::string cmd = ascii_lower(spec.name);
-    if (!spec.subcommands.empty() && argv.size() >= 2) {
-      std::string sub = cmd + "|" + ascii_lower(argv[1]);
-      if (CommandIds::get().by_name.count(sub)) cmd = sub;
-    }
-    return {AclVerdict::kRefused,
-            "NOPERM User " + user->name + " has no permissions to run the '" + cmd + "' command"};
+    AclVerdict v{AclVerdict::kRefused, {}, AclVerdict::kCommand, acl_command_fullname(spec, argv)};
+    v.error = "NOPERM User " + user->name + " has no permissions to run the '" + v.object +
+              "' command";
+    return v;
   }
-  if (!user->may_access_keys(spec, argv)) return {AclVerdict::kRefused, std::string(kErrNoPermKey)};
+  if (int pos = user->denied_key(acl_routed_spec(spec, argv), argv); pos >= 0)
+    return {AclVerdict::kRefused, std::string(kErrNoPermKey), AclVerdict::kKey,
+            std::string(argv[static_cast<size_t>(pos)])};
   return {};
 }
 
