@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "src/command.h"
@@ -33,5 +34,9 @@ inline bool parse_ll(ExecContext& ctx, std::string_view arg, int64_t* out,
   ctx.reply.error(err);
   return false;
 }
+
+// CLIENT INFO's line for `c` (src/commands/server_commands.cc); ACL LOG
+// entries carry it too.
+std::string client_info_line(Server& server, Client& c);
 
 }  // namespace kvraft
