@@ -82,6 +82,41 @@ bool has_separator(std::string_view s) {
   return s.find_first_of(std::string_view(" \t\r\n\0", 5)) != std::string_view::npos;
 }
 
+// The words of a rules string (single spaces).
+std::vector<std::string_view> split_words(std::string_view s) {
+  std::vector<std::string_view> out;
+  for (size_t i = 0; i < s.size();) {
+    size_t sp = std::min(s.find(' ', i), s.size());
+    if (sp > i) out.push_back(s.substr(i, sp - i));
+    i = sp + 1;
+  }
+  return out;
+}
+
+// Applies one lower-case command rule ("+@all", "-@read", "+get",
+// "-config|set") to permission bits indexed by command id. False for an
+// unknown command or category (the bits are unchanged then).
+bool apply_command_rule(std::vector<bool>& bits, std::string_view rule) {
+  bool allow = rule[0] == '+';
+  std::string_view what = rule.substr(1);
+  const CommandIds& ids = CommandIds::get();
+  if (what == "@all") {
+    std::fill(bits.begin(), bits.end(), allow);
+  } else if (!what.empty() && what[0] == '@') {
+    std::string_view cat = what.substr(1);
+    const auto& cats = acl_categories();
+    if (std::find(cats.begin(), cats.end(), cat) == cats.end()) return false;
+    for (size_t id = 0; id < ids.entries.size(); ++id)
+      if (acl_command_in_category(*ids.entries[id].spec, ids.entries[id].parent, cat))
+        bits[id] = allow;
+  } else {
+    auto it = ids.by_name.find(std::string(what));
+    if (it == ids.by_name.end()) return false;
+    ids.for_family(it->second, [&](size_t id) { bits[id] = allow; });
+  }
+  return true;
+}
+
 const std::string_view kErrSyntaxRule = "Syntax error";
 const std::string_view kErrUnknownName = "Unknown command or category name in ACL";
 
@@ -246,30 +281,27 @@ std::string AclUser::apply_rule(std::string_view rule) {
     std::fill(allowed.begin(), allowed.end(), false);
     command_rules = "-@all";
   } else if (rule[0] == '+' || rule[0] == '-') {
-    bool allow = rule[0] == '+';
+    if (!apply_command_rule(allowed, low)) return std::string(kErrUnknownName);
     std::string_view what = std::string_view(low).substr(1);
-    const CommandIds& ids = CommandIds::get();
-    if (!what.empty() && what[0] == '@') {
-      std::string_view cat = what.substr(1);
-      const auto& cats = acl_categories();
-      if (std::find(cats.begin(), cats.end(), cat) == cats.end())
-        return std::string(kErrUnknownName);
-      for (size_t id = 0; id < ids.entries.size(); ++id)
-        if (acl_command_in_category(*ids.entries[id].spec, ids.entries[id].parent, cat))
-          allowed[id] = allow;
-    } else {
-      auto it = ids.by_name.find(std::string(what));
-      if (it == ids.by_name.end()) return std::string(kErrUnknownName);
-      ids.for_family(it->second, [&](size_t id) { allowed[id] = allow; });
-      // A later rule on the same command supersedes an earlier one.
-      std::string plus = " +" + std::string(what), minus = " -" + std::string(what);
-      for (const std::string& old : {plus, minus}) {
-        size_t pos;
-        while ((pos = (command_rules + " ").find(old + " ")) != std::string::npos)
-          command_rules.erase(pos, old.size());
-      }
+    std::vector<std::string_view> kept;
+    std::string rules = std::move(command_rules);
+    for (std::string_view word : split_words(rules)) {
+      // Redis drops the older rules on this command and its subcommands.
+      std::string_view name = word.substr(1);
+      bool superseded = what[0] != '@' && (name == what || (name.size() > what.size() &&
+                                                            name.starts_with(what) &&
+                                                            name[what.size()] == '|'));
+      if (!superseded) kept.push_back(word);
     }
-    command_rules += " " + low;
+    command_rules.clear();
+    std::vector<bool> before(allowed.size(), false);
+    for (std::string_view word : kept) {
+      command_rules += (command_rules.empty() ? "" : " ") + std::string(word);
+      apply_command_rule(before, word);
+    }
+    // ...and, describing the user from its permissions, never shows a rule
+    // that changes nothing after the rules before it ("+get -get" is "-@all").
+    if (before != allowed) command_rules += " " + low;
   } else if (low == "reset") {
     for (std::string_view r : {"resetpass", "resetkeys", "resetchannels", "off", "-@all"})
       apply_rule(r);
