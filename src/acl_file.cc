@@ -32,7 +32,7 @@ std::string_view trim(std::string_view s, std::string_view chars) {
 }
 
 // Redis splits a line on single spaces: two spaces make an empty word (an
-// empty rule is a syntax error).
+// empty username is refused below; an empty rule is skipped).
 std::vector<std::string_view> split_spaces(std::string_view line) {
   std::vector<std::string_view> out;
   size_t start = 0;
@@ -88,6 +88,7 @@ std::string parse_acl_file(std::string_view text, std::string_view filename,
     bool syntax_error = false;
     for (size_t j = 2; j < argv.size(); ++j) {
       std::string_view rule = trim(argv[j], "\t\r\n");
+      if (rule.empty()) continue;  // two spaces in a row: Redis ignores the empty word
       std::string why = user.apply_rule(rule);
       if (why.empty()) continue;
       // Redis names the rule only for unknown commands and categories

@@ -142,11 +142,19 @@ TEST_CASE("aclfile errors: every bad line with Redis 7.0.15's texts, and nothing
         "lowercase hexadecimal characters. WARNING: ACL errors detected, no change to the "
         "previously active ACL rules was performed");
   CHECK(users == "unchanged");
-  // Redis 7.0.15 at startup: a tab in a name, and two spaces (an empty rule).
+  // Redis 7.0.15: a tab in a name is refused; two spaces between rules are
+  // harmless.
   CHECK(parse_acl_file("user a\tb on\nuser c  on\n", "t.acl", &users) ==
-        "'t.acl:1: username 'a\tb' contains invalid characters. t.acl:2: Syntax error. "
+        "'t.acl:1: username 'a\tb' contains invalid characters. "
         "WARNING: ACL errors detected, no change to the previously active ACL rules was "
         "performed");
+  CHECK(parse_acl_file("user c  on  +get\n", "t.acl", &users) == "");
+  CHECK(users == "user c on resetchannels -@all +get");
+  // Two spaces before the name make it empty: Redis then fails on the name
+  // as a rule; kvraft (which cannot list a nameless user) refuses the name.
+  CHECK(parse_acl_file("user  c on\n", "t.acl", &users) ==
+        "'t.acl:1: username '' contains invalid characters. WARNING: ACL errors detected, no "
+        "change to the previously active ACL rules was performed");
   // Of errors other than unknown commands, only a line's first is reported.
   CHECK(parse_acl_file("user a bogus1 +nosuch bogus2\n", "t.acl", &users) ==
         "t.acl:1: Syntax error. t.acl:1: Error in applying operation '+nosuch': Unknown "
@@ -172,4 +180,29 @@ TEST_CASE("ACL SAVE's file reads back as the same users; a missing file is Redis
   // A directory that does not exist: the save fails and says where.
   std::string err = save_acl_file(dir.path + "/no/such/dir/users.acl", acl.list());
   CHECK(err.find(dir.path + "/no/such/dir/users.acl") != std::string::npos);
+}
+
+TEST_CASE("command rules are shown as Redis 7.0.15 shows them: no rule that changes nothing") {
+  // Each pair: the SETUSER rules after "reset", and redis-server 7.0.15's
+  // ACL GETUSER "commands" for them.
+  const std::vector<std::pair<std::vector<std::string_view>, std::string>> cases = {
+      {{"+get", "-get"}, "-@all"},
+      {{"+get", "+set", "-get"}, "-@all +set"},
+      {{"+@read", "+set", "-get"}, "-@all +@read +set -get"},
+      {{"+acl", "-acl|whoami"}, "-@all +acl -acl|whoami"},
+      {{"+acl|whoami", "+acl"}, "-@all +acl"},
+      {{"+@all", "-get", "+get"}, "+@all"},
+      {{"+@read", "-get", "+get"}, "-@all +@read"},
+      {{"+@read", "+@read"}, "-@all +@read"},
+      {{"+config", "-config|get", "+config|get"}, "-@all +config"},
+      {{"+get", "+config|get", "-config"}, "-@all +get"},
+      {{"-get"}, "-@all"},
+  };
+  for (const auto& [rules, expected] : cases) {
+    Acl acl;
+    std::vector<std::string_view> all = {"reset"};
+    all.insert(all.end(), rules.begin(), rules.end());
+    REQUIRE(acl.set_user("t", all) == "");
+    CHECK(acl.find("t")->command_rules == expected);
+  }
 }
