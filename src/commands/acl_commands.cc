@@ -161,7 +161,8 @@ void acl_dryrun_command(ExecContext& ctx) {
     ctx.reply.error(wrong_arity_error(run->name));
     return;
   }
-  if (!u->may_run(*spec, argv)) {
+  // Every user may run AUTH, HELLO and QUIT (Redis's no-auth commands).
+  if (!(run->flags & kCmdNoAuth) && !u->may_run(*spec, argv)) {
     ctx.reply.bulk("This user has no permissions to run the '" + std::string(run->name) +
                    "' command");
     return;

@@ -43,6 +43,11 @@ ACL DRYRUN alice
 ACL DRYRUN bob get foo
 ACL DRYRUN nobody get foo
 ACL DRYRUN carol keys *
+ACL DRYRUN alice auth x y
+ACL DRYRUN alice hello
+ACL DRYRUN alice quit
+ACL DRYRUN alice ping
+ACL DRYRUN alice acl whoami
 ACL GENPASS 0
 ACL GENPASS 4097
 ACL GENPASS x

@@ -90,6 +90,7 @@ TEST_CASE("ACL DRYRUN answers as Redis 7.0 without running the command") {
   CHECK(c.run({"ACL", "DRYRUN", "alice", "config", "get", "x"}) ==
         "This user has no permissions to run the 'config|get' command");
   CHECK(c.run({"ACL", "DRYRUN", "default", "set", "foo", "1"}) == "OK");
+  CHECK(c.run({"ACL", "DRYRUN", "alice", "auth", "x", "y"}) == "OK");  // AUTH is for everyone
   CHECK(c.run({"ACL", "DRYRUN", "bob", "get", "foo"}) == "(error) ERR User 'bob' not found");
   CHECK(c.run({"ACL", "DRYRUN", "alice", "nosuch"}) == "(error) ERR Command 'nosuch' not found");
   CHECK(c.run({"ACL", "DRYRUN", "alice", "config", "nosuch"}) ==
