@@ -62,11 +62,11 @@ void record(Server& server, Client& client, std::string_view reason, std::string
 
 }  // namespace
 
-void record_acl_denial(Server& server, Client& client, const AclVerdict& v,
-                       std::string_view command_name) {
+void record_acl_denial(Server& server, Client& client, const AclVerdict& v, const CommandSpec& spec,
+                       std::span<const std::string_view> argv) {
   if (v.kind != AclVerdict::kRefused || v.reason == AclVerdict::kNone) return;
   // Redis's client-info shows the refused command as cmd=.
-  client.last_command = std::string(command_name);
+  client.last_command = acl_command_fullname(spec, argv);
   record(server, client, v.reason == AclVerdict::kCommand ? "command" : "key", v.object,
          client.authenticated ? std::string_view(client.user) : "default");
 }

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,7 @@ namespace kvraft {
 class Server;
 class Client;
 struct AclVerdict;
+struct CommandSpec;
 
 // One entry of ACL LOG (Redis 7.2's fields; 7.0 lacks the last three).
 struct AclLogEntry {
@@ -62,10 +64,10 @@ class AclLog {
 };
 
 // Logs a command or key denial `v` (a kRefused verdict with a reason) of
-// `client` on its server's ACL LOG. NOAUTH refusals (reason kNone) are not
-// logged, as in Redis. `command_name` is what CLIENT INFO's cmd= shows.
-void record_acl_denial(Server& server, Client& client, const AclVerdict& v,
-                       std::string_view command_name);
+// `client` running `spec` with `argv` on its server's ACL LOG. NOAUTH
+// refusals (reason kNone) are not logged, as in Redis.
+void record_acl_denial(Server& server, Client& client, const AclVerdict& v, const CommandSpec& spec,
+                       std::span<const std::string_view> argv);
 // Logs a failed AUTH / HELLO AUTH of `client` for `username`; `object` is
 // the command name as the client sent it (Redis logs argv[0]).
 void record_acl_auth_failure(Server& server, Client& client, std::string_view username,
