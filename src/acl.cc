@@ -84,6 +84,41 @@ bool has_separator(std::string_view s) {
   return s.find_first_of(std::string_view(" \t\r\n\0", 5)) != std::string_view::npos;
 }
 
+// The words of a rules string (single spaces).
+std::vector<std::string_view> split_words(std::string_view s) {
+  std::vector<std::string_view> out;
+  for (size_t i = 0; i < s.size();) {
+    size_t sp = std::min(s.find(' ', i), s.size());
+    if (sp > i) out.push_back(s.substr(i, sp - i));
+    i = sp + 1;
+  }
+  return out;
+}
+
+// Applies one lower-case command rule ("+@all", "-@read", "+get",
+// "-config|set") to permission bits indexed by command id. False for an
+// unknown command or category (the bits are unchanged then).
+bool apply_command_rule(std::vector<bool>& bits, std::string_view rule) {
+  bool allow = rule[0] == '+';
+  std::string_view what = rule.substr(1);
+  const CommandIds& ids = CommandIds::get();
+  if (what == "@all") {
+    std::fill(bits.begin(), bits.end(), allow);
+  } else if (!what.empty() && what[0] == '@') {
+    std::string_view cat = what.substr(1);
+    const auto& cats = acl_categories();
+    if (std::find(cats.begin(), cats.end(), cat) == cats.end()) return false;
+    for (size_t id = 0; id < ids.entries.size(); ++id)
+      if (acl_command_in_category(*ids.entries[id].spec, ids.entries[id].parent, cat))
+        bits[id] = allow;
+  } else {
+    auto it = ids.by_name.find(std::string(what));
+    if (it == ids.by_name.end()) return false;
+    ids.for_family(it->second, [&](size_t id) { bits[id] = allow; });
+  }
+  return true;
+}
+
 const std::string_view kErrSyntaxRule = "Syntax error";
 const std::string_view kErrUnknownName = "Unknown command or category name in ACL";
 
@@ -248,30 +283,27 @@ std::string AclUser::apply_rule(std::string_view rule) {
     std::fill(allowed.begin(), allowed.end(), false);
     command_rules = "-@all";
   } else if (rule[0] == '+' || rule[0] == '-') {
-    bool allow = rule[0] == '+';
+    if (!apply_command_rule(allowed, low)) return std::string(kErrUnknownName);
     std::string_view what = std::string_view(low).substr(1);
-    const CommandIds& ids = CommandIds::get();
-    if (!what.empty() && what[0] == '@') {
-      std::string_view cat = what.substr(1);
-      const auto& cats = acl_categories();
-      if (std::find(cats.begin(), cats.end(), cat) == cats.end())
-        return std::string(kErrUnknownName);
-      for (size_t id = 0; id < ids.entries.size(); ++id)
-        if (acl_command_in_category(*ids.entries[id].spec, ids.entries[id].parent, cat))
-          allowed[id] = allow;
-    } else {
-      auto it = ids.by_name.find(std::string(what));
-      if (it == ids.by_name.end()) return std::string(kErrUnknownName);
-      ids.for_family(it->second, [&](size_t id) { allowed[id] = allow; });
-      // A later rule on the same command supersedes an earlier one.
-      std::string plus = " +" + std::string(what), minus = " -" + std::string(what);
-      for (const std::string& old : {plus, minus}) {
-        size_t pos;
-        while ((pos = (command_rules + " ").find(old + " ")) != std::string::npos)
-          command_rules.erase(pos, old.size());
-      }
+    std::vector<std::string_view> kept;
+    std::string rules = std::move(command_rules);
+    for (std::string_view word : split_words(rules)) {
+      // Redis drops the older rules on this command and its subcommands.
+      std::string_view name = word.substr(1);
+      bool superseded = what[0] != '@' && (name == what || (name.size() > what.size() &&
+                                                            name.starts_with(what) &&
+                                                            name[what.size()] == '|'));
+      if (!superseded) kept.push_back(word);
     }
-    command_rules += " " + low;
+    command_rules.clear();
+    std::vector<bool> before(allowed.size(), false);
+    for (std::string_view word : kept) {
+      command_rules += (command_rules.empty() ? "" : " ") + std::string(word);
+      apply_command_rule(before, word);
+    }
+    // ...and, describing the user from its permissions, never shows a rule
+    // that changes nothing after the rules before it ("+get -get" is "-@all").
+    if (before != allowed) command_rules += " " + low;
   } else if (low == "reset") {
     for (std::string_view r : {"resetpass", "resetkeys", "resetchannels", "off", "-@all"})
       apply_rule(r);
@@ -316,8 +348,9 @@ std::string AclUser::describe() const {
   for (const std::string& p : passwords)
     out += " #" + p;
   if (std::string k = keys_description(); !k.empty()) out += " " + k;
+  // Redis writes "resetchannels" before any channel list but "&*".
   std::string ch = channels_description();
-  out += ch.empty() ? " resetchannels" : " " + ch;
+  out += allchannels ? " " + ch : ch.empty() ? " resetchannels" : " resetchannels " + ch;
   out += " " + command_rules;
   return out;
 }
@@ -350,17 +383,11 @@ bool AclUser::may_run(const CommandSpec& spec, std::span<const std::string_view>
 
 bool AclUser::may_access_keys(const CommandSpec& spec,
                               std::span<const std::string_view> argv) const {
-  if (allkeys) return true;
-  const CommandSpec* routed = &spec;
-  if (!spec.subcommands.empty() && argv.size() >= 2) {
-    const CommandIds& ids = CommandIds::get();
-    auto sub = ids.by_name.find(ascii_lower(spec.name) + "|" + ascii_lower(argv[1]));
-    if (sub != ids.by_name.end()) routed = ids.entries[sub->second].spec;
-  }
-  return keys_allowed(*routed, argv);
+  return allkeys || denied_key(acl_routed_spec(spec, argv), argv) < 0;
 }
 
-bool AclUser::keys_allowed(const CommandSpec& spec, std::span<const std::string_view> argv) const {
+int AclUser::denied_key(const CommandSpec& spec, std::span<const std::string_view> argv) const {
+  if (allkeys) return -1;
   bool need_write = spec.flags & kCmdWrite;
   for (size_t pos : command_key_positions(spec, argv.size())) {
     bool ok = false;
@@ -370,9 +397,22 @@ bool AclUser::keys_allowed(const CommandSpec& spec, std::span<const std::string_
         break;
       }
     }
-    if (!ok) return false;
+    if (!ok) return static_cast<int>(pos);
   }
-  return true;
+  return -1;
+}
+
+const CommandSpec& acl_routed_spec(const CommandSpec& spec,
+                                   std::span<const std::string_view> argv) {
+  if (spec.subcommands.empty() || argv.size() < 2) return spec;
+  const CommandIds& ids = CommandIds::get();
+  auto sub = ids.by_name.find(ascii_lower(spec.name) + "|" + ascii_lower(argv[1]));
+  return sub == ids.by_name.end() ? spec : *ids.entries[sub->second].spec;
+}
+
+std::string acl_command_fullname(const CommandSpec& spec,
+                                 std::span<const std::string_view> argv) {
+  return ascii_lower(acl_routed_spec(spec, argv).name);
 }
 
 // ------------------------------------------------------------------- Acl
@@ -528,15 +568,14 @@ AclVerdict Acl::check(const Client& client, const std::string& requirepass, cons
   if (no_auth || (user->allkeys && user->command_rules == "+@all")) return {};
   if (spec.flags & kCmdInternal) return check_internal(client, requirepass, spec, argv);
   if (!user->may_run(spec, argv)) {
-    std::string cmd = ascii_lower(spec.name);
-    if (!spec.subcommands.empty() && argv.size() >= 2) {
-      std::string sub = cmd + "|" + ascii_lower(argv[1]);
-      if (CommandIds::get().by_name.count(sub)) cmd = sub;
-    }
-    return {AclVerdict::kRefused,
-            "NOPERM User " + user->name + " has no permissions to run the '" + cmd + "' command"};
+    AclVerdict v{AclVerdict::kRefused, {}, AclVerdict::kCommand, acl_command_fullname(spec, argv)};
+    v.error = "NOPERM User " + user->name + " has no permissions to run the '" + v.object +
+              "' command";
+    return v;
   }
-  if (!user->may_access_keys(spec, argv)) return {AclVerdict::kRefused, std::string(kErrNoPermKey)};
+  if (int pos = user->denied_key(acl_routed_spec(spec, argv), argv); pos >= 0)
+    return {AclVerdict::kRefused, std::string(kErrNoPermKey), AclVerdict::kKey,
+            std::string(argv[static_cast<size_t>(pos)])};
   return {};
 }
 

@@ -93,10 +93,17 @@ struct AclUser {
   // pattern that grants the access the command needs (writes need W,
   // everything else R).
   bool may_access_keys(const CommandSpec& spec, std::span<const std::string_view> argv) const;
-
- private:
-  bool keys_allowed(const CommandSpec& spec, std::span<const std::string_view> argv) const;
+  // The argv position of the first key `spec` (the command actually run, a
+  // subcommand if it is one) may not access, or -1 if every key is allowed.
+  int denied_key(const CommandSpec& spec, std::span<const std::string_view> argv) const;
 };
+
+// The spec an ACL rule names for `argv`: the subcommand argv[1] names when
+// `spec` has subcommands and it is one of them, else `spec` itself.
+const CommandSpec& acl_routed_spec(const CommandSpec& spec, std::span<const std::string_view> argv);
+// The name ACL rules and messages use for `spec` run as `argv`: "get",
+// "config|get".
+std::string acl_command_fullname(const CommandSpec& spec, std::span<const std::string_view> argv);
 
 // The argv positions holding keys for `spec` (Redis's legacy first/last/step
 // key spec, as COMMAND GETKEYS reports), bounded by argv's size.
@@ -106,6 +113,11 @@ std::vector<size_t> command_key_positions(const CommandSpec& spec, size_t argc);
 struct AclVerdict {
   enum Kind { kAllowed, kRefused, kDisconnect } kind = kAllowed;
   std::string error;  // the reply for kRefused
+  // For ACL LOG (src/acl_log.h): why a kRefused command was denied (kNone
+  // for NOAUTH, which Redis does not log) and what: the command's full name
+  // or the key.
+  enum Reason { kNone, kCommand, kKey } reason = kNone;
+  std::string object;
 };
 
 // All users, keyed (and listed) by name. Always holds "default".

@@ -205,6 +205,8 @@ const std::vector<Directive>& directives() {
     d.push_back(string_directive("tls-ciphers", &Config::tls_ciphers, false));
     d.push_back(string_directive("tls-ciphersuites", &Config::tls_ciphersuites, false));
     d.push_back(bool_directive("protected-mode", &Config::protected_mode, true));
+    d.push_back(int64_directive("acllog-max-len", &Config::acllog_max_len, 0, INT64_MAX, true));
+    d.push_back(string_directive("aclfile", &Config::aclfile, false));
     d.push_back(memory_directive("proto-max-bulk-len", &Config::proto_max_bulk_len, 1024, true));
     d.push_back(memory_directive("client-query-buffer-limit", &Config::client_query_buffer_limit,
                                  1024 * 1024, true));

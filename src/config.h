@@ -53,6 +53,11 @@ struct Config {
   // Refuse non-loopback clients while the default user has no password and
   // the bind list is not loopback-only (src/acl.h protected_mode_refuses).
   bool protected_mode = true;
+  // ACL LOG's bound (entries kept on this node; src/acl_log.h).
+  int64_t acllog_max_len = 128;
+  // ACL SAVE / ACL LOAD's file; loaded at startup only when this node
+  // bootstraps a brand-new cluster (src/acl_file.h). Empty: none.
+  std::string aclfile;
   // Protocol limits
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
   int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;

@@ -220,6 +220,8 @@ bool Replication::start(std::string* error) {
     for (const auto& p : peers_)
       voters.push_back(p.id);
     std::sort(voters.begin(), voters.end());
+    std::string acl_users;
+    if (!config_.aclfile.empty() && !read_bootstrap_aclfile(&acl_users, error)) return false;
     raft::Ready boot;
     boot.entries = raft::bootstrap_entries(voters);
     bootstrap_member_contexts(boot.entries);
@@ -237,6 +239,7 @@ bool Replication::start(std::string* error) {
     KV_LOG_NOTICE("Bootstrapped a new cluster of %zu voter(s) in %s", voters.size(),
                   config_.dir.c_str());
     if (!config_.import_rdb.empty() && !import_initial_rdb(voters, error)) return false;
+    if (!config_.aclfile.empty() && !bootstrap_aclfile(voters, acl_users, error)) return false;
   } else {
     if (!config_.join.empty()) {
       // A joined node may have stopped after installing a snapshot older
@@ -248,6 +251,10 @@ bool Replication::start(std::string* error) {
         KV_LOG_WARNING("Join: members not refreshed (%s); using the snapshot and log only",
                        why.c_str());
     }
+    if (!config_.aclfile.empty())
+      KV_LOG_NOTICE("aclfile %s not loaded: the users in the Raft log and snapshot are the "
+                    "cluster's (ACL LOAD loads the file as a replicated write)",
+                    config_.aclfile.c_str());
     if (!config_.import_rdb.empty())
       KV_LOG_WARNING("import-rdb %s ignored: this node already has Raft state in %s",
                      config_.import_rdb.c_str(), config_.dir.c_str());
@@ -318,34 +325,41 @@ bool Replication::start(std::string* error) {
   return true;
 }
 
+std::string Replication::write_initial_snapshot(const std::vector<raft::NodeId>& voters,
+                                                const storage::Keyspace& keyspace,
+                                                std::string_view acl_users) {
+  storage::RdbSnapshotInfo info;
+  info.meta.index = static_cast<raft::Index>(voters.size());
+  info.meta.term = 1;
+  info.meta.conf = raft::ConfState{voters, {}};
+  info.extra_aux.emplace_back(kAuxMembers, members_.encode());
+  if (!acl_users.empty()) info.extra_aux.emplace_back(kAuxAcl, std::string(acl_users));
+  info.ctime = unix_time_ms() / 1000;
+  SnapshotResult r = write_snapshot_sync(keyspace, info, storage_->snapshot_path(info.meta));
+  if (!r.ok) return "writing the initial snapshot: " + r.error;
+  storage_->install_local_snapshot(info.meta);
+  applied_ = info.meta.index;
+  applied_term_ = 1;
+  snapshot_index_ = info.meta.index;
+  last_save_time_s_ = info.ctime;
+  return {};
+}
+
 bool Replication::import_initial_rdb(const std::vector<raft::NodeId>& voters, std::string* error) {
   // The imported data becomes the cluster's first snapshot, right after the
   // bootstrap entries: every initial member importing the same file starts
   // from the same state, and later members receive it by InstallSnapshot.
   try {
     LoadedSnapshot loaded = load_snapshot(config_.import_rdb, config_.databases);
-    storage::RdbSnapshotInfo info;
-    info.meta.index = static_cast<raft::Index>(voters.size());
-    info.meta.term = 1;
-    info.meta.conf = raft::ConfState{voters, {}};
-    info.extra_aux.emplace_back(kAuxMembers, members_.encode());
-    info.ctime = unix_time_ms() / 1000;
-    SnapshotResult r =
-        write_snapshot_sync(*loaded.keyspace, info, storage_->snapshot_path(info.meta));
-    if (!r.ok) {
-      *error = "import-rdb: writing the initial snapshot: " + r.error;
+    if (std::string err = write_initial_snapshot(voters, *loaded.keyspace, {}); !err.empty()) {
+      *error = "import-rdb: " + err;
       return false;
     }
-    storage_->install_local_snapshot(info.meta);
     KV_LOG_NOTICE("Imported %llu keys from %s (RDB version %d) as the initial state",
                   static_cast<unsigned long long>(loaded.keys), config_.import_rdb.c_str(),
                   loaded.rdb_version);
     server_.replace_keyspace(std::move(loaded.keyspace));
     server_.acl().restore_from_aux(loaded.extra_aux);
-    applied_ = info.meta.index;
-    applied_term_ = 1;
-    snapshot_index_ = info.meta.index;
-    last_save_time_s_ = info.ctime;
   } catch (const std::exception& e) {
     *error = std::string("import-rdb: ") + e.what();
     return false;

@@ -252,6 +252,18 @@ class Replication {
   void maybe_snapshot();
   void update_transport_peers();
   bool import_initial_rdb(const std::vector<raft::NodeId>& voters, std::string* error);
+  // Writes `keyspace` (and `acl_users`, if any, as kAuxAcl) as a new
+  // cluster's first snapshot, right after the bootstrap entries, and makes
+  // it the applied state. Returns "" or what failed; throws on storage errors.
+  std::string write_initial_snapshot(const std::vector<raft::NodeId>& voters,
+                                     const storage::Keyspace& keyspace,
+                                     std::string_view acl_users);
+  // aclfile at the bootstrap of a brand-new cluster (src/replication_acl.cc):
+  // read and checked before anything is persisted, then its users become
+  // part of the initial snapshot.
+  bool read_bootstrap_aclfile(std::string* users, std::string* error) const;
+  bool bootstrap_aclfile(const std::vector<raft::NodeId>& voters, const std::string& users,
+                         std::string* error);
   void follower_route(Client& client, const CommandSpec& spec, const resp::Argv& argv);
   std::string encode_record(int db, std::span<const std::string_view> argv);
   // apply_entry's decoded record, reused from entry to entry so applying

@@ -217,6 +217,7 @@ void Server::execute(Client& client, const resp::Argv& argv) {
       client.close_after_reply = true;
     else
       client.reply_in_order([&](resp::ReplyWriter& w) { w.error(v.error); });
+    record_acl_denial(*this, client, v, *container, argv);
     return;
   }
   client.last_command = spec->name;

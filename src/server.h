@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "resp/parser.h"
+#include "src/acl_log.h"
 #include "src/command.h"
 #include "src/config.h"
 
@@ -61,6 +62,7 @@ class Server {
   void replace_keyspace(std::unique_ptr<storage::Keyspace> keyspace);
   Replication& replication() { return *replication_; }
   Acl& acl() { return *acl_; }  // the replicated ACL users (src/acl.h)
+  AclLog& acl_log() { return acl_log_; }  // this node's ACL LOG, not replicated (src/acl_log.h)
   Evictor& evictor() { return *evictor_; }
   const CommandTable& commands() const { return *commands_; }
   ServerStats& stats() { return stats_; }
@@ -116,6 +118,7 @@ class Server {
   std::unique_ptr<Replication> replication_;
   std::unique_ptr<Acl> acl_;
   uint64_t acl_generation_ = 0;       // Acl::generation() when clients were last rechecked
+  AclLog acl_log_;                    // node-local, never replicated
   std::unique_ptr<Evictor> evictor_;  // maxmemory (src/eviction.h)
   uv_signal_t sigint_;
   uv_signal_t sigterm_;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "src/command.h"
@@ -88,5 +89,9 @@ struct CommandGroupAdder {
     table.add(make_spec(name, arity, flags, first, last, step, h, group, since, summary, syntax));
   }
 };
+
+// CLIENT INFO's line for `c` (src/commands/server_commands.cc); ACL LOG
+// entries carry it too.
+std::string client_info_line(Server& server, Client& c);
 
 }  // namespace kvraft

@@ -65,6 +65,7 @@ bool check_password(ExecContext& ctx, std::string_view user, std::string_view pa
   const AclUser* u =
       ctx.server->acl().authenticate(user, password, ctx.server->config().requirepass);
   if (!u) {
+    record_acl_auth_failure(*ctx.server, *ctx.client, user, ctx.argv[0]);
     ctx.reply.error(kErrWrongPass);
     return false;
   }
@@ -209,8 +210,6 @@ void time_command(ExecContext& ctx) {
   ctx.reply.bulk(std::to_string(us % 1000000));
 }
 
-namespace {
-
 std::string client_info_line(Server& server, Client& c) {
   int64_t now = unix_time_ms();
   std::string s;
@@ -240,8 +239,6 @@ std::string client_info_line(Server& server, Client& c) {
   (void)server;
   return s;
 }
-
-}  // namespace
 
 // CLIENT ID | GETNAME | SETNAME | LIST | INFO | SETINFO | KILL | HELP
 void client_command(ExecContext& ctx) {
