@@ -240,6 +240,10 @@ class Node {
   Index last_conf_index() const;
   // Leader only: does it hold a valid read lease right now?
   bool lease_valid() const;
+  // Switches between ReadIndex with a heartbeat round and lease-based reads
+  // at runtime. Turning leases on is safe at any time: lease_valid() still
+  // needs a quorum of heartbeat acks within the election timeout.
+  void set_read_only(ReadOnlyOption option) { config_.read_only = option; }
   const Config& config() const { return config_; }
 
  private:

@@ -157,12 +157,7 @@ bool Replication::start(std::string* error) {
     return false;
   }
   seed_members_from_config();
-  read_consistency_ = config_.read_consistency == "lease"   ? ReadConsistency::kLease
-                      : config_.read_consistency == "stale" ? ReadConsistency::kStale
-                      : config_.read_consistency == "log"   ? ReadConsistency::kLog
-                                                            : ReadConsistency::kLinearizable;
-  follower_mode_ =
-      config_.follower_mode == "redirect" ? FollowerMode::kRedirect : FollowerMode::kProxy;
+  sync_config();
 
   // Durable state.
   storage::RaftStorageOptions options;
@@ -252,9 +247,10 @@ bool Replication::start(std::string* error) {
                        why.c_str());
     }
     if (!config_.aclfile.empty())
-      KV_LOG_NOTICE("aclfile %s not loaded: the users in the Raft log and snapshot are the "
-                    "cluster's (ACL LOAD loads the file as a replicated write)",
-                    config_.aclfile.c_str());
+      KV_LOG_NOTICE(
+          "aclfile %s not loaded: the users in the Raft log and snapshot are the "
+          "cluster's (ACL LOAD loads the file as a replicated write)",
+          config_.aclfile.c_str());
     if (!config_.import_rdb.empty())
       KV_LOG_WARNING("import-rdb %s ignored: this node already has Raft state in %s",
                      config_.import_rdb.c_str(), config_.dir.c_str());
@@ -507,6 +503,24 @@ bool Replication::internal_proposal_pending() const {
   // In a later term the entry was either applied already or dropped by a
   // leader change: either way nothing of it is still on its way.
   return node_ && internal_term_ == node_->term() && applied_ < internal_index_;
+}
+
+// read-consistency and follower-mode may change at runtime (CONFIG SET):
+// this recomputes the modes from the config, at start and after each
+// CONFIG SET, so a change takes effect on the next command. The Raft core
+// must agree on lease-based reads: a leader asked to stop using leases must
+// also stop answering ReadIndex from its lease.
+void Replication::sync_config() {
+  read_consistency_ = config_.read_consistency == "lease"   ? ReadConsistency::kLease
+                      : config_.read_consistency == "stale" ? ReadConsistency::kStale
+                      : config_.read_consistency == "log"   ? ReadConsistency::kLog
+                                                            : ReadConsistency::kLinearizable;
+  follower_mode_ =
+      config_.follower_mode == "redirect" ? FollowerMode::kRedirect : FollowerMode::kProxy;
+  if (node_)
+    node_->set_read_only(read_consistency_ == ReadConsistency::kLease
+                             ? raft::ReadOnlyOption::kLeaseBased
+                             : raft::ReadOnlyOption::kSafe);
 }
 
 void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv& argv) {

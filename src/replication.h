@@ -122,6 +122,8 @@ class Replication {
   bool save_now(std::string* error);
 
   bool is_leader() const;
+  // Applies read-consistency and follower-mode from the config (CONFIG SET).
+  void sync_config();
   raft::NodeId leader_id() const;
   // The leader's client address "host:port", "" if unknown.
   std::string leader_client_address() const;
@@ -256,8 +258,7 @@ class Replication {
   // cluster's first snapshot, right after the bootstrap entries, and makes
   // it the applied state. Returns "" or what failed; throws on storage errors.
   std::string write_initial_snapshot(const std::vector<raft::NodeId>& voters,
-                                     const storage::Keyspace& keyspace,
-                                     std::string_view acl_users);
+                                     const storage::Keyspace& keyspace, std::string_view acl_users);
   // aclfile at the bootstrap of a brand-new cluster (src/replication_acl.cc):
   // read and checked before anything is persisted, then its users become
   // part of the initial snapshot.

@@ -439,6 +439,14 @@ void Server::on_signal(uv_signal_t* handle, int signum) {
   server->request_shutdown();
 }
 
+void Server::apply_runtime_config() {
+  evictor_->sync_config();
+  if (replication_) replication_->sync_config();
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&cron_timer_)) &&
+      uv_timer_get_repeat(&cron_timer_) != static_cast<uint64_t>(1000 / config_.hz))
+    uv_timer_start(&cron_timer_, on_cron, 1000 / config_.hz, 1000 / config_.hz);
+}
+
 void Server::request_shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;

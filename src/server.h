@@ -55,13 +55,17 @@ class Server {
   int run();
   // Stops the loop after the current iteration (replies already queued are flushed).
   void request_shutdown();
+  // Makes directives changed by CONFIG SET take effect where they are not
+  // read afresh on each use: the cron timer's hz, the evictor, the
+  // replication modes.
+  void apply_runtime_config();
 
   Config& config() { return config_; }
   storage::Keyspace& keyspace() { return *keyspace_; }
   // Swaps in a keyspace loaded from a snapshot (the old one is freed).
   void replace_keyspace(std::unique_ptr<storage::Keyspace> keyspace);
   Replication& replication() { return *replication_; }
-  Acl& acl() { return *acl_; }  // the replicated ACL users (src/acl.h)
+  Acl& acl() { return *acl_; }            // the replicated ACL users (src/acl.h)
   AclLog& acl_log() { return acl_log_; }  // this node's ACL LOG, not replicated (src/acl_log.h)
   Evictor& evictor() { return *evictor_; }
   const CommandTable& commands() const { return *commands_; }
@@ -112,7 +116,7 @@ class Server {
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
   std::shared_ptr<TlsContext> tls_context_;
   std::vector<const uv_tcp_t*> tls_listeners_;  // the members of listeners_ on tls-port
-  uv_timer_t cron_timer_;
+  uv_timer_t cron_timer_{};
   uv_check_t flush_check_;
   uv_prepare_t flush_prepare_;
   std::unique_ptr<Replication> replication_;

@@ -405,7 +405,7 @@ void config_command(ExecContext& ctx) {
       }
     }
     server.config() = std::move(candidate);
-    server.evictor().sync_config();
+    server.apply_runtime_config();
     ctx.reply.ok();
   } else if (iequals(sub, "RESETSTAT")) {
     if (argc != 2) return subcommand_arity_error(ctx);

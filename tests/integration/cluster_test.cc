@@ -239,6 +239,30 @@ TEST_CASE("redirect mode answers MOVED to the leader; CLUSTER SLOTS names it") {
   CHECK(l.run({"SET", "foo", "bar"}) == "OK");
 }
 
+// CONFIG SET follower-mode / read-consistency used to be accepted and then
+// ignored: the modes were read once at startup.
+TEST_CASE("CONFIG SET follower-mode and read-consistency take effect on the next command") {
+  LocalCluster cluster(3);
+  int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  int follower = (leader + 1) % 3;
+  int other = (leader + 2) % 3;
+  RedisConnection f(cluster.port(follower));
+  CHECK(f.run({"SET", "foo", "bar"}) == "OK");  // proxied to the leader
+  CHECK(f.run({"CONFIG", "SET", "follower-mode", "redirect"}) == "OK");
+  std::string moved = "(error) MOVED 12182 127.0.0.1:" + std::to_string(cluster.port(leader));
+  CHECK(f.run({"GET", "foo"}) == moved);
+  CHECK(f.run({"CONFIG", "SET", "follower-mode", "proxy"}) == "OK");
+  CHECK(f.run({"GET", "foo"}) == "bar");
+  // With both other nodes gone there is no leader: a linearizable read
+  // fails, a stale one answers from the follower's own state.
+  cluster.kill(leader);
+  cluster.kill(other);
+  CHECK(f.run({"GET", "foo"}).rfind("(error)", 0) == 0);
+  CHECK(f.run({"CONFIG", "SET", "read-consistency", "stale"}) == "OK");
+  CHECK(f.run({"GET", "foo"}) == "bar");
+}
+
 TEST_CASE("without a quorum, requests get an error within the request, never a hang") {
   LocalCluster cluster(3);
   int leader = cluster.wait_for_leader();
