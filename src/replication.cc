@@ -742,7 +742,23 @@ void Replication::finish_ready() {
   node_->advance(rd_);
   in_ready_ = false;
   rd_ = raft::Ready{};
+  release_log_memory();
   maybe_snapshot();
+}
+
+// Applied entries leave memory at once (the storage reads them back from
+// the segment files if a peer far behind needs them), except those a peer
+// close behind is about to be sent: the in-memory log then costs what is in
+// flight, not what accumulated since the last snapshot, and no snapshot is
+// needed to give that memory back.
+void Replication::release_log_memory() {
+  constexpr raft::Index kPeerWindow = 100000;  // at most this many, ~14 MB of SETs
+  raft::Index keep = applied_;
+  if (is_leader())
+    for (const auto& [id, pr] : node_->progress())
+      if (id != self_id_) keep = std::min(keep, pr.match);
+  keep = std::max(keep, applied_ > kPeerWindow ? applied_ - kPeerWindow : 0);
+  storage_->release_applied(keep);
 }
 
 void Replication::send_messages(std::vector<raft::Message>& messages) {

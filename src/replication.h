@@ -244,6 +244,7 @@ class Replication {
   void on_storage_failure(const std::string& reason);
   void install_received_snapshot(const std::string& path);
   void maybe_snapshot();
+  void release_log_memory();
   void update_transport_peers();
   bool import_initial_rdb(const std::vector<raft::NodeId>& voters, std::string* error);
   void follower_route(Client& client, const CommandSpec& spec, const resp::Argv& argv);
