@@ -778,7 +778,7 @@ void Replication::apply_entry(const raft::Entry& e) {
   applied_ = e.index;
   applied_term_ = e.term;
   ++entries_applied_;
-  bytes_since_snapshot_ += e.data.size();
+  bytes_since_snapshot_ += e.data.size() + storage::RaftLog::kRecordOverhead;
   auto wit = waiters_.find(e.index);
   std::optional<Waiter> waiter;
   if (wit != waiters_.end()) {
@@ -988,11 +988,21 @@ storage::RdbSnapshotInfo Replication::snapshot_info_at_applied() const {
   return info;
 }
 
+// See Config::snapshot_log_percentage: a snapshot costs about the size of
+// the keyspace (fork, copy-on-write, the child writing every key), so it
+// waits until the log has grown by a fixed share of the last snapshot's
+// size; the log bytes since then bound what a restart replays.
 void Replication::maybe_snapshot() {
   if (snapshotter_.running() || !failure_.empty() || applied_ <= snapshot_index_) return;
-  if (applied_ - snapshot_index_ < static_cast<uint64_t>(config_.snapshot_log_entries) &&
-      bytes_since_snapshot_ < static_cast<uint64_t>(config_.snapshot_log_bytes))
-    return;
+  const uint64_t entries = config_.snapshot_log_entries > 0
+                               ? static_cast<uint64_t>(config_.snapshot_log_entries)
+                               : UINT64_MAX;
+  const uint64_t base = storage_->snapshot_size();
+  const uint64_t pct = static_cast<uint64_t>(config_.snapshot_log_percentage);
+  const bool grown = bytes_since_snapshot_ >= static_cast<uint64_t>(config_.snapshot_log_bytes) &&
+                     static_cast<double>(bytes_since_snapshot_) * 100.0 >=
+                         static_cast<double>(base) * static_cast<double>(pct);
+  if (applied_ - snapshot_index_ < entries && !grown) return;
   std::string error;
   if (!start_background_snapshot(&error))
     KV_LOG_WARNING("Background snapshot not started: %s", error.c_str());

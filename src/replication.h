@@ -323,8 +323,8 @@ class Replication {
 
   // Snapshots.
   raft::Index snapshot_index_ = 0;
-  // Payload bytes of the entries applied since the last snapshot (the
-  // snapshot-log-bytes trigger); approximate across restarts (starts at 0).
+  // Log bytes (records on disk) of the entries applied since the last
+  // snapshot (maybe_snapshot); approximate across restarts (starts at 0).
   uint64_t bytes_since_snapshot_ = 0;
   int64_t last_save_time_s_ = 0;
   bool last_bgsave_ok_ = true;
