@@ -253,7 +253,9 @@ const std::vector<Directive>& directives() {
     d.push_back(
         memory_directive("raft-log-segment-size", &Config::raft_log_segment_size, 4096, false));
     d.push_back(
-        int64_directive("snapshot-log-entries", &Config::snapshot_log_entries, 1, INT64_MAX, true));
+        int64_directive("snapshot-log-entries", &Config::snapshot_log_entries, 0, INT64_MAX, true));
+    d.push_back(int64_directive("snapshot-log-percentage", &Config::snapshot_log_percentage, 0,
+                                1000000, true));
     d.push_back(memory_directive("snapshot-log-bytes", &Config::snapshot_log_bytes, 1024, true));
     d.push_back(bool_directive("raft-repair", &Config::raft_repair, false));
     d.push_back(string_directive("import-rdb", &Config::import_rdb, false));

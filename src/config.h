@@ -92,8 +92,17 @@ struct Config {
   std::string follower_mode = "proxy";            // proxy|redirect
   std::string raft_fsync = "always";              // always|never
   int64_t raft_log_segment_size = 64LL * 1024 * 1024;
-  int64_t snapshot_log_entries = 100000;            // snapshot after this many applied entries...
-  int64_t snapshot_log_bytes = 64LL * 1024 * 1024;  // ...or this many bytes of them
+  // Snapshot policy (Replication::maybe_snapshot), as Redis's automatic AOF
+  // rewrite: snapshot once the log written since the last snapshot is at
+  // least snapshot-log-bytes AND at least snapshot-log-percentage % of the
+  // last snapshot's file size, so the cost of a snapshot (proportional to
+  // the keyspace) is spread over a number of writes that grows with it.
+  // snapshot-log-entries, when non-zero, snapshots after that many applied
+  // entries regardless (a bound on restart replay; off by default: applied
+  // entries do not stay in memory, see RaftStorage::release_applied).
+  int64_t snapshot_log_entries = 0;
+  int64_t snapshot_log_bytes = 64LL * 1024 * 1024;  // log bytes on disk (records)
+  int64_t snapshot_log_percentage = 100;
   bool raft_repair = false;                         // cut corrupt log/snapshot state at startup
   // A brand-new node starts from this RDB file (e.g. a stock redis-server
   // dump.rdb): the migration path. Every initial member of a cluster must

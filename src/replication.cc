@@ -809,7 +809,23 @@ void Replication::finish_ready() {
   node_->advance(rd_);
   in_ready_ = false;
   rd_ = raft::Ready{};
+  release_log_memory();
   maybe_snapshot();
+}
+
+// Applied entries leave memory at once (the storage reads them back from
+// the segment files if a peer far behind needs them), except those a peer
+// close behind is about to be sent: the in-memory log then costs what is in
+// flight, not what accumulated since the last snapshot, and no snapshot is
+// needed to give that memory back.
+void Replication::release_log_memory() {
+  constexpr raft::Index kPeerWindow = 100000;  // at most this many, ~14 MB of SETs
+  raft::Index keep = applied_;
+  if (is_leader())
+    for (const auto& [id, pr] : node_->progress())
+      if (id != self_id_) keep = std::min(keep, pr.match);
+  keep = std::max(keep, applied_ > kPeerWindow ? applied_ - kPeerWindow : 0);
+  storage_->release_applied(keep);
 }
 
 void Replication::send_messages(std::vector<raft::Message>& messages) {
@@ -829,7 +845,7 @@ void Replication::apply_entry(const raft::Entry& e) {
   applied_ = e.index;
   applied_term_ = e.term;
   ++entries_applied_;
-  bytes_since_snapshot_ += e.data.size();
+  bytes_since_snapshot_ += e.data.size() + storage::RaftLog::kRecordOverhead;
   auto wit = waiters_.find(e.index);
   std::optional<Waiter> waiter;
   if (wit != waiters_.end()) {
@@ -1040,11 +1056,21 @@ storage::RdbSnapshotInfo Replication::snapshot_info_at_applied() const {
   return info;
 }
 
+// See Config::snapshot_log_percentage: a snapshot costs about the size of
+// the keyspace (fork, copy-on-write, the child writing every key), so it
+// waits until the log has grown by a fixed share of the last snapshot's
+// size; the log bytes since then bound what a restart replays.
 void Replication::maybe_snapshot() {
   if (snapshotter_.running() || !failure_.empty() || applied_ <= snapshot_index_) return;
-  if (applied_ - snapshot_index_ < static_cast<uint64_t>(config_.snapshot_log_entries) &&
-      bytes_since_snapshot_ < static_cast<uint64_t>(config_.snapshot_log_bytes))
-    return;
+  const uint64_t entries = config_.snapshot_log_entries > 0
+                               ? static_cast<uint64_t>(config_.snapshot_log_entries)
+                               : UINT64_MAX;
+  const uint64_t base = storage_->snapshot_size();
+  const uint64_t pct = static_cast<uint64_t>(config_.snapshot_log_percentage);
+  const bool grown = bytes_since_snapshot_ >= static_cast<uint64_t>(config_.snapshot_log_bytes) &&
+                     static_cast<double>(bytes_since_snapshot_) * 100.0 >=
+                         static_cast<double>(base) * static_cast<double>(pct);
+  if (applied_ - snapshot_index_ < entries && !grown) return;
   std::string error;
   if (!start_background_snapshot(&error))
     KV_LOG_WARNING("Background snapshot not started: %s", error.c_str());

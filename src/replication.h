@@ -252,6 +252,7 @@ class Replication {
   void on_storage_failure(const std::string& reason);
   void install_received_snapshot(const std::string& path);
   void maybe_snapshot();
+  void release_log_memory();
   void update_transport_peers();
   bool import_initial_rdb(const std::vector<raft::NodeId>& voters, std::string* error);
   // Writes `keyspace` (and `acl_users`, if any, as kAuxAcl) as a new
@@ -352,8 +353,8 @@ class Replication {
 
   // Snapshots.
   raft::Index snapshot_index_ = 0;
-  // Payload bytes of the entries applied since the last snapshot (the
-  // snapshot-log-bytes trigger); approximate across restarts (starts at 0).
+  // Log bytes (records on disk) of the entries applied since the last
+  // snapshot (maybe_snapshot); approximate across restarts (starts at 0).
   uint64_t bytes_since_snapshot_ = 0;
   int64_t last_save_time_s_ = 0;
   bool last_bgsave_ok_ = true;

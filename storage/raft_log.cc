@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -601,6 +602,7 @@ void RaftLog::append(const std::vector<Entry>& entries) {
   }
   if (encode_buf_.capacity() > kMaxRetainedBuffer) std::string().swap(encode_buf_);
   unsynced_ = true;
+  last_batch_records_ = entries.size();
   last_index_ = entries.back().index;
   last_term_ = entries.back().term;
 }
@@ -642,6 +644,7 @@ void RaftLog::reload_last_term() {
 }
 
 void RaftLog::truncate_suffix(Index from_index) {
+  last_batch_records_ = 0;
   check_healthy();
   if (from_index == 0) throw std::invalid_argument("RaftLog::truncate_suffix: index 0");
   if (empty() || from_index > last_index_) return;
@@ -709,6 +712,89 @@ size_t RaftLog::drop_prefix(Index up_to_index) {
     last_term_ = 0;
   }
   return dropped;
+}
+
+RaftLog::Extent RaftLog::last_append_extent() const {
+  if (empty()) throw std::logic_error("RaftLog::last_append_extent: the log is empty");
+  const Segment& seg = segments_.back();
+  Extent x;
+  x.last = last_index_;
+  x.path = seg.path;
+  // The batch is the records after the ones the segment had before it;
+  // last_batch_records_ counts them (set by append, cleared by truncation).
+  if (last_batch_records_ == 0 || last_batch_records_ > seg.ends.size())
+    throw std::logic_error("RaftLog::last_append_extent: no append since the last truncation");
+  const size_t k = seg.ends.size() - last_batch_records_;
+  x.first = seg.first_index + k;
+  x.start = k == 0 ? kHeaderSize : seg.ends[k - 1];
+  x.new_segment = k == 0;
+  return x;
+}
+
+std::vector<RaftLog::Extent> RaftLog::extents_from(Index from, size_t max_entries) const {
+  std::vector<Extent> out;
+  if (max_entries == 0) max_entries = 1;
+  for (const Segment& seg : segments_) {
+    if (seg.last_index() < from) continue;
+    if (seg.unread_last != 0)
+      throw std::logic_error("RaftLog::extents_from: segment " + seg.path +
+                             " was not read at open");
+    for (Index a = std::max(from, seg.first_index); a <= seg.last_index(); a += max_entries) {
+      const size_t ia = static_cast<size_t>(a - seg.first_index);
+      Extent x;
+      x.first = a;
+      x.last = std::min<Index>(seg.last_index(), a + max_entries - 1);
+      x.path = seg.path;
+      x.start = ia == 0 ? kHeaderSize : seg.ends[ia - 1];
+      x.new_segment = ia == 0;
+      out.push_back(std::move(x));
+    }
+  }
+  return out;
+}
+
+void RaftLog::read_extent(int fd, const std::string& path, uint64_t start, Index first, Index lo,
+                          Index hi, uint32_t max_entry_size,
+                          const std::function<bool(Entry&&)>& take) {
+  constexpr size_t kChunk = size_t{64} << 10;
+  std::string buf;
+  uint64_t buf_at = start;  // file offset of buf[0]
+  size_t off = 0;
+  for (Index want = first; want <= hi;) {
+    RecordView r;
+    RecordStatus st = parse_record(buf, off, max_entry_size, &r);
+    if (st == RecordStatus::kShortHeader || st == RecordStatus::kShortRecord) {
+      // Need more bytes: keep the unparsed tail and read the next chunk.
+      buf.erase(0, off);
+      buf_at += off;
+      off = 0;
+      const size_t have = buf.size();
+      buf.resize(have + kChunk);
+      ssize_t n;
+      do {
+        n = ::pread(fd, buf.data() + have, kChunk, static_cast<off_t>(buf_at + have));
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) throw IoError("read", path, buf_at + have, errno);
+      buf.resize(have + static_cast<size_t>(n));
+      if (n == 0) {
+        throw IoError("raft log ends before index " + std::to_string(want) + " on read", path,
+                      buf_at + have);
+      }
+      continue;
+    }
+    if (st != RecordStatus::kOk || r.index != want) {
+      throw IoError(
+          std::string("raft log corrupt on read: ") +
+              (st != RecordStatus::kOk ? record_status_reason(st) : "index sequence error") +
+              " at index " + std::to_string(want),
+          path, buf_at + off);
+    }
+    off += r.size;
+    ++want;
+    if (r.index >= lo &&
+        !take(Entry{r.index, r.term, static_cast<EntryType>(r.type), std::string(r.payload)}))
+      return;
+  }
 }
 
 std::vector<Entry> RaftLog::read(Index lo, Index hi) const {

@@ -83,6 +83,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -193,6 +194,34 @@ class RaftLog {
   // Throws IoError on a read error or damage.
   std::vector<raft::Entry> read(raft::Index lo, raft::Index hi) const;
 
+  // Where a run of consecutive records lies, for a reader that keeps only
+  // some entries in memory and reads the others back through its own
+  // descriptor (RaftStorage). The records of indices first..last start at
+  // byte `start` of the segment file `path`; `new_segment` says the file was
+  // created for them (its name may have been used by a deleted segment).
+  struct Extent {
+    raft::Index first = 0;
+    raft::Index last = 0;
+    std::string path;
+    uint64_t start = 0;
+    bool new_segment = false;
+  };
+  // The records of the last append() (one extent: a batch never spans two
+  // segments). Requires a successful append() since the last truncation.
+  Extent last_append_extent() const;
+  // Extents covering every record from index `from` to last_index() (none
+  // if from > last_index()), at most `max_entries` records each. Requires no
+  // unread segment at or after `from` (std::logic_error).
+  std::vector<Extent> extents_from(raft::Index from, size_t max_entries) const;
+  // Reads records first, first+1, ... from `fd` (the segment file `path`),
+  // the record `first` starting at byte `start`, verifying each checksum,
+  // and hands those with index >= lo to `take` until it returns false or
+  // index `hi` was handed over. Any thread (only pread on `fd`). Throws
+  // IoError on a read error, a short file or damage.
+  static void read_extent(int fd, const std::string& path, uint64_t start, raft::Index first,
+                          raft::Index lo, raft::Index hi, uint32_t max_entry_size,
+                          const std::function<bool(raft::Entry&&)>& take);
+
   bool empty() const { return segments_.empty(); }
   raft::Index first_index() const { return empty() ? 0 : segments_.front().first_index; }
   raft::Index last_index() const { return last_index_; }
@@ -255,8 +284,11 @@ class RaftLog {
   raft::Term last_term_ = 0;    // term of last_index_, 0 if empty
   bool unsynced_ = false;       // active_ has writes not yet fdatasync'd
   bool dir_unsynced_ = false;   // a segment was created since the last sync
-  std::string encode_buf_;      // reused by append() to avoid reallocating
-  std::string failure_;         // non-empty once failed; sticky
+  // Records of the last append() at the end of segments_.back(); 0 after a
+  // truncation (see last_append_extent).
+  size_t last_batch_records_ = 0;
+  std::string encode_buf_;  // reused by append() to avoid reallocating
+  std::string failure_;     // non-empty once failed; sticky
 };
 
 }  // namespace kvraft::storage

@@ -290,8 +290,20 @@ std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options
   rec.entries.clear();
   s->snap_meta_ = meta;
   s->offset_ = si + 1;
+  s->mem_first_ = si + 1;
   s->base_term_ = meta.term;
   s->disk_snap_index_ = si;
+  if (!s->mirror_.empty()) {
+    std::shared_ptr<Fd> fd;
+    for (const RaftLog::Extent& x : s->log_->extents_from(si + 1, kSpanEntries)) {
+      if (!fd || x.path != s->spans_.back().path)
+        fd = std::make_shared<Fd>(open_file(x.path, O_RDONLY, 0, nullptr));
+      s->add_span(x, fd);
+    }
+    for (const Entry& e : s->mirror_)
+      if (s->term_runs_.empty() || s->term_runs_.back().second != e.term)
+        s->term_runs_.emplace_back(e.index, e.term);
+  }
 
   PersistentState state = s->saved_;
   const Index last = s->last_index();
@@ -342,12 +354,18 @@ void RaftStorage::check_invariants() const {
                            "')");
   };
   if (offset_ == 0 || offset_ > snap_meta_.index + 1) broken("offset_ beyond snapshot index + 1");
+  if (mem_first_ < offset_ || mem_first_ > last_index() + 1) broken("mem_first_ outside the log");
   if (!mirror_.empty() &&
-      (mirror_.front().index != offset_ || mirror_.back().index != last_index())) {
-    broken("mirror not consecutive from offset_");
+      (mirror_.front().index != mem_first_ || mirror_.back().index != last_index())) {
+    broken("mirror not consecutive from mem_first_");
   }
-  if (offset_ <= snap_meta_.index && mirror_[snap_meta_.index - offset_].term != snap_meta_.term)
+  if (offset_ <= snap_meta_.index && snap_meta_.index >= mem_first_ &&
+      mirror_[snap_meta_.index - mem_first_].term != snap_meta_.term)
     broken("retained entry at the snapshot index has another term");
+  if (offset_ <= last_index() &&
+      (spans_.empty() || spans_.front().first > offset_ || spans_.back().last != last_index() ||
+       term_runs_.empty() || term_runs_.front().first > offset_))
+    broken("disk spans or term runs do not cover the log");
   if (snap_path_.empty() != (snap_meta_.index == 0) || snap_path_.empty() != !snap_fd_)
     broken("snapshot path/descriptor without a snapshot, or the reverse");
   if (offset_ == snap_meta_.index + 1 && base_term_ != snap_meta_.term)
@@ -361,7 +379,11 @@ std::optional<Term> RaftStorage::term(Index i) const {
   if (i == snap_meta_.index) return snap_meta_.term;
   if (i + 1 == offset_) return base_term_;
   if (i < offset_ || i > last_index()) return std::nullopt;
-  return mirror_[i - offset_].term;
+  if (i >= mem_first_) return mirror_[i - mem_first_].term;
+  auto it = std::upper_bound(term_runs_.begin(), term_runs_.end(), i,
+                             [](Index v, const std::pair<Index, Term>& r) { return v < r.first; });
+  if (it == term_runs_.begin()) return std::nullopt;  // not reached: runs cover offset_
+  return std::prev(it)->second;
 }
 
 std::vector<Entry> RaftStorage::entries(Index lo, Index hi, uint64_t max_bytes) const {
@@ -372,8 +394,11 @@ std::vector<Entry> RaftStorage::entries(Index lo, Index hi, uint64_t max_bytes) 
   }
   std::vector<Entry> out;
   uint64_t bytes = 0;
-  for (Index i = lo; i < hi; ++i) {
-    const Entry& e = mirror_[i - offset_];
+  // Released entries come back from the segment files (a peer far behind).
+  if (lo < mem_first_ && !read_released(lo, std::min(hi, mem_first_), max_bytes, &bytes, &out))
+    return out;
+  for (Index i = std::max(lo, mem_first_); i < hi; ++i) {
+    const Entry& e = mirror_[i - mem_first_];
     bytes += e.data.size() + kEntryOverhead;
     if (!out.empty() && bytes > max_bytes) break;
     out.push_back(e);
@@ -466,6 +491,9 @@ void RaftStorage::publish(Batch& b) {
     mirror_.clear();
     mirror_bytes_ = 0;
     offset_ = snap_meta_.index + 1;
+    mem_first_ = offset_;
+    spans_.clear();
+    term_runs_.clear();
     base_term_ = snap_meta_.term;
     // The older snapshot files go with the next batch, after any transfer
     // still reading them through an old descriptor has moved on.
@@ -479,16 +507,93 @@ void RaftStorage::publish(Batch& b) {
                              std::to_string(last_index()) + "] after snapshot " +
                              std::to_string(snap_meta_.index));
     }
-    for (size_t k = static_cast<size_t>(f - offset_); k < mirror_.size(); ++k)
+    // Only entries not yet applied can be replaced, and those are in memory.
+    if (f < mem_first_ || !b.extent) {
+      throw std::logic_error("RaftStorage::publish: entries at " + std::to_string(f) +
+                             " replace released entries (memory starts at " +
+                             std::to_string(mem_first_) + ") or have no extent");
+    }
+    for (size_t k = static_cast<size_t>(f - mem_first_); k < mirror_.size(); ++k)
       mirror_bytes_ -= mirror_entry_bytes(mirror_[k]);
-    mirror_.resize(static_cast<size_t>(f - offset_));
+    mirror_.resize(static_cast<size_t>(f - mem_first_));
+    cut_spans_from(f);
     for (Entry& e : b.entries) {
+      if (term_runs_.empty() || term_runs_.back().second != e.term)
+        term_runs_.emplace_back(e.index, e.term);
       mirror_.push_back(std::move(e));
       mirror_bytes_ += mirror_entry_bytes(mirror_.back());
     }
     b.entries.clear();
+    add_span(*b.extent, std::move(b.extent_fd));
   }
   check_invariants();
+}
+
+void RaftStorage::release_applied(Index up_to) {
+  up_to = std::min(up_to, last_index());
+  if (up_to < mem_first_) return;
+  const size_t n = static_cast<size_t>(up_to + 1 - mem_first_);
+  for (size_t k = 0; k < n; ++k)
+    mirror_bytes_ -= mirror_entry_bytes(mirror_[k]);
+  mirror_.erase(mirror_.begin(), mirror_.begin() + static_cast<ptrdiff_t>(n));
+  mem_first_ = up_to + 1;
+  check_invariants();
+}
+
+void RaftStorage::add_span(const RaftLog::Extent& x, std::shared_ptr<Fd> fd) {
+  if (!spans_.empty()) {
+    DiskSpan& back = spans_.back();
+    // The same file and the next index: the records follow on in the file.
+    if (back.fd == fd && back.last + 1 == x.first && back.last + 1 - back.first < kSpanEntries) {
+      back.last = x.last;
+      return;
+    }
+  }
+  spans_.push_back(DiskSpan{x.first, x.last, x.start, std::move(fd), x.path});
+}
+
+void RaftStorage::cut_spans_from(Index f) {
+  while (!spans_.empty() && spans_.back().first >= f)
+    spans_.pop_back();
+  if (!spans_.empty() && spans_.back().last >= f) spans_.back().last = f - 1;
+  while (!term_runs_.empty() && term_runs_.back().first >= f)
+    term_runs_.pop_back();
+}
+
+void RaftStorage::drop_spans_below(Index i) {
+  while (!spans_.empty() && spans_.front().last < i)
+    spans_.pop_front();
+  size_t n = 0;
+  while (n + 1 < term_runs_.size() && term_runs_[n + 1].first <= i)
+    ++n;
+  term_runs_.erase(term_runs_.begin(), term_runs_.begin() + static_cast<ptrdiff_t>(n));
+}
+
+bool RaftStorage::read_released(Index lo, Index hi, uint64_t max_bytes, uint64_t* bytes,
+                                std::vector<Entry>* out) const {
+  auto it = std::upper_bound(spans_.begin(), spans_.end(), lo,
+                             [](Index v, const DiskSpan& sp) { return v < sp.first; });
+  if (it == spans_.begin()) {
+    throw std::logic_error("RaftStorage: no disk span holds released entry " + std::to_string(lo));
+  }
+  --it;
+  bool full = false;
+  const uint32_t max_entry_size = RaftLogOptions{}.max_entry_size;
+  for (; it != spans_.end() && lo < hi && !full; ++it) {
+    const Index last = std::min(it->last, hi - 1);
+    RaftLog::read_extent(it->fd->get(), it->path, it->start, it->first, lo, last, max_entry_size,
+                         [&](Entry&& e) {
+                           *bytes += e.data.size() + kEntryOverhead;
+                           if (!out->empty() && *bytes > max_bytes) {
+                             full = true;
+                             return false;
+                           }
+                           out->push_back(std::move(e));
+                           return true;
+                         });
+    lo = last + 1;
+  }
+  return !full;
 }
 
 bool RaftStorage::install_local_snapshot(const SnapshotMeta& meta) {
@@ -512,19 +617,27 @@ bool RaftStorage::install_local_snapshot(const SnapshotMeta& meta) {
   Index keep_from = meta.index + 1;
   uint64_t kept = 0;
   uint64_t kept_bytes = 0;
+  // (Released entries cost no memory: only the count limits them.)
   while (keep_from > offset_ && kept < options_.keep_entries_after_snapshot) {
-    const Entry& e = mirror_[keep_from - 1 - offset_];
-    if (kept_bytes + e.data.size() > options_.keep_bytes_after_snapshot) break;
-    kept_bytes += e.data.size();
+    if (keep_from - 1 >= mem_first_) {
+      const Entry& e = mirror_[keep_from - 1 - mem_first_];
+      if (kept_bytes + e.data.size() > options_.keep_bytes_after_snapshot) break;
+      kept_bytes += e.data.size();
+    }
     ++kept;
     --keep_from;
   }
   if (keep_from > offset_) {
-    base_term_ = mirror_[keep_from - 1 - offset_].term;
-    for (size_t k = 0; k < static_cast<size_t>(keep_from - offset_); ++k)
-      mirror_bytes_ -= mirror_entry_bytes(mirror_[k]);
-    mirror_.erase(mirror_.begin(), mirror_.begin() + static_cast<ptrdiff_t>(keep_from - offset_));
+    base_term_ = *term(keep_from - 1);
+    if (keep_from > mem_first_) {
+      const size_t n = static_cast<size_t>(keep_from - mem_first_);
+      for (size_t k = 0; k < n; ++k)
+        mirror_bytes_ -= mirror_entry_bytes(mirror_[k]);
+      mirror_.erase(mirror_.begin(), mirror_.begin() + static_cast<ptrdiff_t>(n));
+      mem_first_ = keep_from;
+    }
     offset_ = keep_from;
+    drop_spans_below(offset_);
   }
   snap_meta_ = meta;
   snap_path_ = path;
@@ -584,6 +697,13 @@ void RaftStorage::persist(Batch& b) {
       const Index f = b.entries.front().index;
       if (!log_->empty() && f <= log_->last_index()) log_->truncate_suffix(f);
       log_->append(b.entries);
+      RaftLog::Extent x = log_->last_append_extent();
+      if (!read_fd_ || x.new_segment || x.path != read_fd_path_) {
+        read_fd_ = std::make_shared<Fd>(open_file(x.path, O_RDONLY, 0, nullptr));
+        read_fd_path_ = x.path;
+      }
+      b.extent = std::move(x);
+      b.extent_fd = read_fd_;
       log_->sync();
       if (sync_enabled()) ++b.syncs;
       for (const Entry& e : b.entries)

@@ -189,6 +189,10 @@ class RaftStorage final : public raft::Storage {
     // An open descriptor of that file, handed to the read side by publish().
     std::shared_ptr<Fd> installed_snapshot_fd;
     uint64_t installed_snapshot_size = 0;
+    // Where this batch's entries went (set when it appended any), and a
+    // read-only descriptor of that segment for publish()'s disk index.
+    std::optional<RaftLog::Extent> extent;
+    std::shared_ptr<Fd> extent_fd;
     // Figures for INFO.
     uint64_t bytes_written = 0;
     uint64_t syncs = 0;
@@ -229,7 +233,19 @@ class RaftStorage final : public raft::Storage {
   // Heap bytes held by the in-memory mirror of the log (loop thread): the
   // memory maxmemory leaves out, since evicting keys does not give it back.
   uint64_t mirror_bytes() const { return mirror_bytes_; }
-  raft::Index last_index() const override { return offset_ + mirror_.size() - 1; }
+  raft::Index last_index() const override { return mem_first_ + mirror_.size() - 1; }
+  // Loop thread: lets the mirror forget entries with index <= up_to (capped
+  // at last_index()): the caller applied them and needs them no more in
+  // memory. They stay readable (term(), entries()) from the segment files
+  // until a snapshot compacts them, so the memory the log holds is that of
+  // the entries not yet applied plus what the caller keeps for slow peers,
+  // whatever the snapshot policy.
+  void release_applied(raft::Index up_to);
+  // Loop thread: the first entry still held in memory (last_index() + 1 if
+  // none); entries below it are read back from disk.
+  raft::Index memory_first_index() const { return mem_first_; }
+  // Loop thread: size in bytes of the current snapshot file (0 if none).
+  uint64_t snapshot_size() const { return snap_size_; }
   // Term of entry i for first_index() - 1 <= i <= last_index(), and the
   // snapshot's own term at its index; nullopt otherwise.
   std::optional<raft::Term> term(raft::Index i) const override;
@@ -347,11 +363,39 @@ class RaftStorage final : public raft::Storage {
   std::string snap_path_;  // "" iff snap_meta_.index == 0
   std::shared_ptr<Fd> snap_fd_;
   uint64_t snap_size_ = 0;
-  // mirror_[k] is the entry at index offset_ + k. Invariants: consecutive;
+  // The log is [offset_, last_index()]; mirror_[k] is the entry at index
+  // mem_first_ + k, entries [offset_, mem_first_) are on disk only (released
+  // by release_applied) and read back through spans_. Invariants:
+  // offset_ <= mem_first_ <= last_index() + 1; the mirror is consecutive;
   // offset_ <= snap_meta_.index + 1; when offset_ <= snap_meta_.index the
-  // mirror reaches snap_meta_.index and holds it with snap_meta_.term
+  // log reaches snap_meta_.index and holds it with snap_meta_.term
   // (retained entries); every entry is also in the on-disk log.
   std::deque<raft::Entry> mirror_;
+  raft::Index mem_first_ = 1;
+  // Where the entries of [offset_, last_index()] lie on disk, oldest first,
+  // consecutive (spans_[k+1].first == spans_[k].last + 1), each holding its
+  // segment open (a compacted file stays readable until its span goes).
+  struct DiskSpan {
+    raft::Index first = 0;
+    raft::Index last = 0;
+    uint64_t start = 0;  // byte offset of record `first` in the segment
+    std::shared_ptr<Fd> fd;
+    std::string path;
+  };
+  std::deque<DiskSpan> spans_;
+  // A span grows by whole batches up to this many entries, so a read of
+  // one old entry parses at most about that many records.
+  static constexpr raft::Index kSpanEntries = 1024;
+  // (first index, term) of each run of equal terms in [offset_,
+  // last_index()], ascending: term() of a released entry.
+  std::vector<std::pair<raft::Index, raft::Term>> term_runs_;
+  void add_span(const RaftLog::Extent& x, std::shared_ptr<Fd> fd);
+  void cut_spans_from(raft::Index f);    // forget spans/runs at >= f
+  void drop_spans_below(raft::Index i);  // forget spans/runs wholly below i
+  // Entries [lo, hi) from disk, appended to *out within the byte budget;
+  // false once the budget stopped the read.
+  bool read_released(raft::Index lo, raft::Index hi, uint64_t max_bytes, uint64_t* bytes,
+                     std::vector<raft::Entry>* out) const;
   // Invariant: the sum of mirror_entry_bytes() over mirror_.
   uint64_t mirror_bytes_ = 0;
   static uint64_t mirror_entry_bytes(const raft::Entry& e) {
@@ -383,6 +427,9 @@ class RaftStorage final : public raft::Storage {
   Fd incoming_fd_;
   uint64_t incoming_size_ = 0;
   raft::Index disk_snap_index_ = 0;  // newest snapshot file installed on disk
+  // A read-only descriptor of the segment last appended to, for Batch::extent_fd.
+  std::shared_ptr<Fd> read_fd_;
+  std::string read_fd_path_;
 
   // ---- shared ----
   mutable std::mutex failure_mu_;
