@@ -82,6 +82,7 @@
 // happens-before edge).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -167,6 +168,10 @@ class RaftLog {
   // touching the disk. Not durable until sync(). Throws IoError on I/O error
   // (failed state).
   void append(const std::vector<raft::Entry>& entries);
+  // Heap bytes of the encode buffer append() keeps between batches (up to
+  // kMaxRetainedBuffer): the AOF-buffer-like memory maxmemory leaves out.
+  // Any thread may read it while another appends.
+  uint64_t buffer_bytes() const { return buffer_bytes_.load(std::memory_order_relaxed); }
 
   // Makes every append so far durable: one fdatasync, plus a directory fsync
   // if a segment was created since the last sync. A no-op in FsyncMode::kNever.
@@ -256,7 +261,9 @@ class RaftLog {
   bool unsynced_ = false;       // active_ has writes not yet fdatasync'd
   bool dir_unsynced_ = false;   // a segment was created since the last sync
   std::string encode_buf_;      // reused by append() to avoid reallocating
-  std::string failure_;         // non-empty once failed; sticky
+  // raft::string_heap_bytes(encode_buf_) as of the end of the last append().
+  std::atomic<uint64_t> buffer_bytes_{0};
+  std::string failure_;  // non-empty once failed; sticky
 };
 
 }  // namespace kvraft::storage
