@@ -2,6 +2,7 @@
 #include "raft/log.h"
 
 #include <algorithm>
+#include <cstddef>
 
 #include "raft/check.h"
 
@@ -102,17 +103,24 @@ void RaftLog::append(std::vector<Entry>&& ents) {
     // Plain extension.
   } else if (after <= unstable_offset_) {
     // Replaces all unstable entries and the stored suffix from `after`.
+    truncate_unstable(0);
     unstable_offset_ = after;
-    unstable_.clear();
   } else {
-    unstable_.resize(after - unstable_offset_);
+    truncate_unstable(after - unstable_offset_);
   }
   for (Entry& e : ents) {
     RAFT_CHECK(e.index == unstable_offset_ + unstable_.size(),
                "appended entries not consecutive: got " << e.index << " want "
                                                         << unstable_offset_ + unstable_.size());
+    unstable_bytes_ += entry_heap_bytes(e);
     unstable_.push_back(std::move(e));
   }
+}
+
+void RaftLog::truncate_unstable(size_t from) {
+  for (size_t k = from; k < unstable_.size(); ++k)
+    unstable_bytes_ -= entry_heap_bytes(unstable_[k]);
+  unstable_.resize(from);
 }
 
 void RaftLog::commit_to(Index i) {
@@ -140,7 +148,7 @@ void RaftLog::restore(const SnapshotMeta& meta) {
   RAFT_CHECK(meta.index > committed_,
              "restore snapshot " << meta.index << " not beyond committed " << committed_);
   unstable_snapshot_ = meta;
-  unstable_.clear();
+  truncate_unstable(0);
   unstable_offset_ = meta.index + 1;
   committed_ = meta.index;
 }
@@ -150,7 +158,10 @@ void RaftLog::stable_to(Index i, Term t) {
   if (term(i) != t) return;  // overwritten since the host took it
   Index last = unstable_offset_ + unstable_.size() - 1;
   if (i > last) return;
-  unstable_.erase(unstable_.begin(), unstable_.begin() + (i + 1 - unstable_offset_));
+  const auto end = unstable_.begin() + static_cast<std::ptrdiff_t>(i + 1 - unstable_offset_);
+  for (auto it = unstable_.begin(); it != end; ++it)
+    unstable_bytes_ -= entry_heap_bytes(*it);
+  unstable_.erase(unstable_.begin(), end);
   unstable_offset_ = i + 1;
 }
 

@@ -76,6 +76,8 @@ class RaftLog {
 
   // Unstable parts the host must persist (see Ready).
   const std::vector<Entry>& unstable_entries() const { return unstable_; }
+  // Heap bytes of the unstable entries (entry_heap_bytes summed).
+  uint64_t unstable_bytes() const { return unstable_bytes_; }
   const std::optional<SnapshotMeta>& unstable_snapshot() const { return unstable_snapshot_; }
   // The host persisted entries up to (i, t); ignored if entry i has since
   // been overwritten with another term.
@@ -94,6 +96,10 @@ class RaftLog {
   // unstable_[k] has index unstable_offset_ + k.
   std::vector<Entry> unstable_;
   Index unstable_offset_;
+  // Invariant: the sum of entry_heap_bytes() over unstable_.
+  uint64_t unstable_bytes_ = 0;
+  // Drops unstable_[from..] (keeping the count).
+  void truncate_unstable(size_t from);
   // Invariants: applied_ <= committed_ <= last_index(); every entry up to
   // committed_ is identical on a quorum of durable logs (Raft's commit rule);
   // committed_ and applied_ never decrease.

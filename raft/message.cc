@@ -99,4 +99,11 @@ std::string describe(const Message& m) {
   return out.str();
 }
 
+uint64_t message_heap_bytes(const Message& m) {
+  uint64_t n = sizeof(Message) + string_heap_bytes(m.data) + string_heap_bytes(m.context);
+  for (const Entry& e : m.entries)
+    n += entry_heap_bytes(e);
+  return n;
+}
+
 }  // namespace kvraft::raft

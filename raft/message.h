@@ -155,4 +155,8 @@ bool is_response(MessageType type);
 // One line describing a message for traces: "App 1->2 t3 i5/lt2 n=3 c4".
 std::string describe(const Message& m);
 
+// Heap bytes a queued Message holds: its entries, chunk data and context
+// (see entry_heap_bytes).
+uint64_t message_heap_bytes(const Message& m);
+
 }  // namespace kvraft::raft

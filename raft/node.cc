@@ -529,6 +529,7 @@ void Node::handle_snapshot_chunk(const Message& m) {
   uint64_t end = m.offset + m.data.size();
   if (end > m.snapshot_size || m.done != (end == m.snapshot_size)) return;  // malformed
   snapshot_chunks_.push_back(SnapshotChunk{meta, m.offset, m.data, m.snapshot_size});
+  pending_chunk_bytes_ += string_heap_bytes(snapshot_chunks_.back().data);
   incoming_offset_ = end;
   if (!m.done) {
     r.offset = incoming_offset_;
@@ -1014,6 +1015,7 @@ void Node::send(Message m) {
   bool early = role_ == Role::kLeader &&
                (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat ||
                 m.type == MessageType::kSnap || m.type == MessageType::kTimeoutNow);
+  pending_msg_bytes_ += message_heap_bytes(m);
   (early ? early_msgs_ : msgs_).push_back(std::move(m));
 }
 
@@ -1039,6 +1041,7 @@ Ready Node::ready() {
   }
   rd.snapshot_chunks = std::move(snapshot_chunks_);
   snapshot_chunks_.clear();
+  pending_chunk_bytes_ = 0;
   rd.snapshot = log_.unstable_snapshot();
   rd.entries = log_.unstable_entries();
   rd.committed_entries = log_.next_committed_entries(kNoLimit);
@@ -1051,8 +1054,23 @@ Ready Node::ready() {
   early_msgs_.clear();
   rd.messages = std::move(msgs_);
   msgs_.clear();
+  pending_msg_bytes_ = 0;
   ready_outstanding_ = true;
   return rd;
+}
+
+uint64_t ready_heap_bytes(const Ready& rd) {
+  uint64_t n = 0;
+  for (const Entry& e : rd.entries)
+    n += entry_heap_bytes(e);
+  for (const Entry& e : rd.committed_entries)
+    n += entry_heap_bytes(e);
+  for (const auto* msgs : {&rd.early_messages, &rd.messages})
+    for (const Message& m : *msgs)
+      n += message_heap_bytes(m);
+  for (const SnapshotChunk& c : rd.snapshot_chunks)
+    n += string_heap_bytes(c.data);
+  return n;
 }
 
 void Node::advance(const Ready& rd) {

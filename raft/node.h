@@ -162,6 +162,10 @@ struct Ready {
   std::vector<Message> messages;        // send only after persisting
 };
 
+// Heap bytes of the log data a Ready carries (entries to persist and to
+// apply, messages, snapshot chunks): what the host holds while it works on it.
+uint64_t ready_heap_bytes(const Ready& rd);
+
 // Results of requests.
 enum class Status : uint8_t {
   kOk,
@@ -227,6 +231,11 @@ class Node {
   NodeId leader() const { return lead_; }
   Role role() const { return role_; }
   const RaftLog& log() const { return log_; }
+  // Heap bytes of log data the core holds for the host to take: unstable
+  // entries, messages and received snapshot chunks not yet in a Ready.
+  uint64_t held_bytes() const {
+    return log_.unstable_bytes() + pending_msg_bytes_ + pending_chunk_bytes_;
+  }
   // Membership in force (the newest change in the log).
   const ConfState& conf_state() const;
   // Membership in force at index i (for the snapshot the host makes at i);
@@ -362,6 +371,10 @@ class Node {
   std::vector<Message> early_msgs_;
   std::vector<ReadState> read_states_;
   std::vector<SnapshotChunk> snapshot_chunks_;
+  // Invariants: message_heap_bytes() summed over msgs_ and early_msgs_, and
+  // the chunk data bytes of snapshot_chunks_ (both reset by ready()).
+  uint64_t pending_msg_bytes_ = 0;
+  uint64_t pending_chunk_bytes_ = 0;
   HardState prev_hard_;
   SoftState prev_soft_;
   bool ready_outstanding_ = false;

@@ -33,6 +33,18 @@ struct Entry {
   bool operator==(const Entry&) const = default;
 };
 
+// Heap bytes an Entry held in a container costs: its own slot plus the
+// payload's glibc chunk (none for a short string kept inline), rounded the
+// way glibc rounds (16-byte steps, 8-byte header). Hosts use it to report
+// the memory of log entries they hold (maxmemory leaves it out, as Redis
+// leaves out its replication buffers), so it must track the real heap.
+inline uint64_t string_heap_bytes(const std::string& s) {
+  return s.capacity() > 15 ? ((s.capacity() + 1 + 8 + 15) & ~uint64_t{15}) : 0;
+}
+inline uint64_t entry_heap_bytes(const Entry& e) {
+  return sizeof(Entry) + string_heap_bytes(e.data);
+}
+
 // The state Raft must persist before answering any message that depends on
 // it (Figure 2's "persistent state", plus the commit index for faster restart).
 struct HardState {

@@ -129,6 +129,8 @@ class FrameDecoder {
   const std::string& error() const { return error_text_; }
   // Bytes received but not yet returned as frames.
   size_t buffered() const { return buf_.size() - start_; }
+  // Heap bytes of the receive buffer (its capacity outlives the frames).
+  uint64_t heap_bytes() const { return string_heap_bytes(buf_); }
   // Stream offset of the first byte not yet returned as part of a frame.
   uint64_t stream_offset() const { return stream_offset_; }
   size_t max_frame_size() const { return max_frame_size_; }

@@ -199,6 +199,18 @@ std::vector<Victim> select_victims(storage::Keyspace& keyspace, EvictionPolicy p
   return victims;
 }
 
+size_t write_growth_estimate(const std::vector<std::string_view>& argv) {
+  // ~16 bytes per argument covers the chunk headers and rounding of the
+  // elements it stores (listpack/dict entries); 64 per write the Entry
+  // header, its dict slot and the rounding of the key's block.
+  constexpr size_t kPerArgument = 16;
+  constexpr size_t kPerWrite = 64;
+  size_t n = kPerWrite;
+  for (std::string_view a : argv)
+    n += a.size() + kPerArgument;
+  return n;
+}
+
 Evictor::Evictor(Server& server) : server_(server) {}
 
 std::string Evictor::pending_key(int db, std::string_view key) {
@@ -235,6 +247,16 @@ void Evictor::release_applied() {
     pending_bytes_ -= batches_.front().bytes;
     batches_.pop_front();
   }
+  while (!inflight_.empty() && (!leader || inflight_.front().first <= applied)) {
+    inflight_bytes_ -= inflight_.front().second;
+    inflight_.pop_front();
+  }
+}
+
+void Evictor::note_proposed(uint64_t index, size_t bytes) {
+  if (server_.config().maxmemory <= 0) return;
+  inflight_.emplace_back(index, bytes);
+  inflight_bytes_ += bytes;
 }
 
 bool Evictor::make_room() {
@@ -243,7 +265,11 @@ bool Evictor::make_room() {
   release_applied();
   const size_t limit = static_cast<size_t>(config.maxmemory);
   size_t used = used_for_eviction();
-  size_t projected = used > pending_bytes_ ? used - pending_bytes_ : 0;
+  // What the keyspace will hold once everything proposed so far is
+  // applied: a pipeline of in-flight writes must not carry usage past the
+  // limit once the evictions ahead of them took effect.
+  size_t projected = used + inflight_bytes_;
+  projected = projected > pending_bytes_ ? projected - pending_bytes_ : 0;
   if (projected <= limit) return true;
   EvictionPolicy policy = policy_of(config);
   if (policy == EvictionPolicy::kNoEviction) return false;

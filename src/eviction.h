@@ -15,13 +15,22 @@
 // keys already proposed for eviction are remembered (pending) and
 // subtracted from the usage until the record with their index is applied;
 // those keys are not picked again meanwhile. That keeps the leader from
-// evicting the same bytes twice under a fast write load, while evicting
-// enough before each write keeps usage at the limit.
+// evicting the same bytes twice under a fast write load. Symmetrically, the
+// deny-oom writes proposed but not yet applied (a client's pipeline, a disk
+// batch) are counted at their estimated size until applied: otherwise they
+// would all pass the check against a keyspace that does not hold them yet,
+// and every replica would overshoot by the whole pipeline once they apply.
+// Followers apply the same records in the same order, so their keyspace
+// tracks the leader's at each index.
 //
 // What counts: the heap in use (storage/heap_counter.h) minus the memory of
-// the Raft log entries held in memory since the last snapshot (Redis
-// likewise leaves its AOF and replica buffers out: that memory is bounded by
-// the snapshot thresholds, and evicting keys would not give it back).
+// Raft log data (Replication::log_memory_bytes: the in-memory log and the
+// log writer's buffer, the core's unstable entries and pending messages, the
+// Ready in hand, the peer connections' buffers). Redis likewise leaves its
+// AOF and replica output buffers out (freeMemoryGetNotCountedMemory): that
+// memory is bounded by the snapshot and flow-control settings, it moves in
+// bursts as entries are replicated, and evicting keys would not give it
+// back. INFO memory shows it as mem_not_counted_for_evict and by part.
 #pragma once
 
 #include <cstddef>
@@ -64,6 +73,11 @@ const std::vector<std::string>& eviction_policy_names();
 bool is_volatile_policy(EvictionPolicy p);
 // The Entry::access encoding `config`'s policy needs (LFU for *-lfu).
 storage::AccessPolicy access_policy_for(const Config& config);
+
+// How many bytes applying a write with these arguments may add to the
+// keyspace: its argument bytes plus a per-argument allowance for the entry
+// and table overhead of what it stores.
+size_t write_growth_estimate(const std::vector<std::string_view>& argv);
 
 // The error a deny-oom write gets above maxmemory (Redis's shared.oomerr).
 inline constexpr std::string_view kErrOom =
@@ -119,9 +133,16 @@ class Evictor {
  public:
   explicit Evictor(Server& server);
 
-  // Called before the leader proposes a deny-oom write. Proposes evictions
-  // as needed; returns false if the write must be refused with kErrOom.
+  // Called before the leader proposes a deny-oom write. Counts the
+  // deny-oom writes proposed but not yet applied as if already in the
+  // keyspace (note_proposed); proposes evictions as needed; returns false if
+  // the write must be refused with kErrOom. Like Redis, the check is made
+  // before the write: usage may pass the limit by that one write.
   bool make_room();
+  // The leader proposed a deny-oom write at `index` that may add `bytes`
+  // (write_growth_estimate): they count against the limit until the entry
+  // is applied (or leadership is lost).
+  void note_proposed(uint64_t index, size_t bytes);
 
   // Re-reads the configuration into the keyspace's access encoding and
   // advances its clock (startup, CONFIG SET, cron).
@@ -135,6 +156,11 @@ class Evictor {
   size_t pending_bytes() {
     release_applied();
     return pending_bytes_;
+  }
+  // Estimated bytes of the deny-oom writes proposed but not applied yet.
+  size_t inflight_write_bytes() {
+    release_applied();
+    return inflight_bytes_;
   }
 
  private:
@@ -154,6 +180,10 @@ class Evictor {
   std::deque<Batch> batches_;
   std::unordered_set<std::string> pending_keys_;
   size_t pending_bytes_ = 0;
+  // Writes proposed by this leader, (index, estimated bytes), in index
+  // order. Invariant: inflight_bytes_ is the sum of their bytes.
+  std::deque<std::pair<uint64_t, size_t>> inflight_;
+  size_t inflight_bytes_ = 0;
 };
 
 }  // namespace kvraft

@@ -113,7 +113,13 @@ void memory_section(Server& s, std::string& out) {
   field(out, "maxmemory_policy", s.config().maxmemory_policy);
   // Redis's name for what maxmemory leaves out: here the in-memory Raft log.
   field(out, "mem_not_counted_for_evict", static_cast<uint64_t>(s.evictor().not_counted()));
+  // Its parts (Redis shows mem_replication_backlog and mem_aof_buffer likewise).
+  const Replication::LogMemory lm = s.replication().log_memory();
+  field(out, "mem_raft_log", lm.log);
+  field(out, "mem_raft_pipeline", lm.pipeline);
+  field(out, "mem_peer_buffers", lm.peers);
   field(out, "mem_pending_eviction", static_cast<uint64_t>(s.evictor().pending_bytes()));
+  field(out, "mem_inflight_writes", static_cast<uint64_t>(s.evictor().inflight_write_bytes()));
 }
 
 void persistence_section(Server& s, std::string& out) {

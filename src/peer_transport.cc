@@ -846,10 +846,13 @@ void PeerTransport::on_write_done(uv_write_t* req, int status) {
   if (!p->queue.empty()) t->flush_peer(*p);
 }
 
-uint64_t PeerTransport::queued_bytes() const {
+uint64_t PeerTransport::buffer_bytes() const {
   uint64_t n = 0;
-  for (const auto& [id, p] : peers_)
+  for (const auto& [id, p] : peers_) {
     n += p->queue_bytes;
+    for (const Conn* c : {p->out, p->in})
+      if (c) n += c->decoder.heap_bytes() + kReadBufferSize;
+  }
   return n;
 }
 

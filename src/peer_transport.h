@@ -149,8 +149,10 @@ class PeerTransport {
 
   // One entry per configured peer, ordered by node id.
   std::vector<PeerStats> stats() const;
-  // Bytes queued or being written to all peers (for maxmemory accounting).
-  uint64_t queued_bytes() const;
+  // Heap bytes of the connections' buffers: frames queued or being written
+  // to all peers and received bytes held by the frame decoders (maxmemory
+  // leaves them out, as Redis leaves out its replica buffers).
+  uint64_t buffer_bytes() const;
   // Messages dropped because their recipient was not a configured peer (or
   // was this node, or the transport was closed).
   uint64_t dropped_unknown() const { return dropped_unknown_; }

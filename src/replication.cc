@@ -468,6 +468,8 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
     return;
   }
   raft::ProposeResult r = node_->propose(encode_record(client.db, argv));
+  if (r.status == raft::Status::kOk && (spec.flags & kCmdDenyOom))
+    server_.evictor().note_proposed(r.index, write_growth_estimate(argv));
   if (r.status == raft::Status::kOk) {
     uint64_t slot = client.reserve_reply();
     waiters_[r.index] = {client.id(), slot, r.term, client.reply.protocol(), unix_time_ms()};
@@ -484,8 +486,12 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
   client.reply_in_order([&](resp::ReplyWriter& w) { w.error(msg); });
 }
 
-uint64_t Replication::log_memory_bytes() const {
-  return (storage_ ? storage_->mirror_bytes() : 0) + (transport_ ? transport_->queued_bytes() : 0);
+Replication::LogMemory Replication::log_memory() const {
+  LogMemory m;
+  if (storage_) m.log = storage_->mirror_bytes() + storage_->write_buffer_bytes();
+  m.pipeline = (node_ ? node_->held_bytes() : 0) + ready_bytes_;
+  if (transport_) m.peers = transport_->buffer_bytes();
+  return m;
 }
 
 bool Replication::propose_internal(int db, const std::vector<std::string_view>& argv,
@@ -702,6 +708,7 @@ void Replication::on_read_state(const raft::ReadState& rs) {
 void Replication::process_ready() {
   while (!stopped_ && !in_ready_ && !disk_busy_ && failure_.empty() && node_->has_ready()) {
     rd_ = node_->ready();
+    ready_bytes_ = raft::ready_heap_bytes(rd_);
     in_ready_ = true;
     if (rd_.soft_state) on_soft_state(*rd_.soft_state);
     send_messages(rd_.early_messages);
@@ -740,6 +747,9 @@ void Replication::process_ready() {
               std::make_move_iterator(rd_.committed_entries.begin() + static_cast<long>(n)));
           applied_early_ = n;
           apply_entries(early);
+          for (const raft::Entry& e : early)
+            ready_bytes_ -= std::min(ready_bytes_, raft::entry_heap_bytes(e));
+          early.clear();
           serve_reads();
         }
       }
@@ -810,6 +820,7 @@ void Replication::finish_ready() {
   in_ready_ = false;
   rd_ = raft::Ready{};
   release_log_memory();
+  ready_bytes_ = 0;
   maybe_snapshot();
 }
 

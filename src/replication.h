@@ -141,10 +141,21 @@ class Replication {
   const std::vector<PeerConfig>& peers() const { return peers_; }
   raft::NodeId self_id() const { return self_id_; }
   raft::Index applied_index() const { return applied_; }
-  // Heap bytes of the Raft log entries held in memory and of the messages
-  // queued for peers: what maxmemory leaves out, as Redis leaves out its
-  // AOF and replica output buffers.
-  uint64_t log_memory_bytes() const;
+  // Heap bytes of Raft log data held in memory — the storage mirror and the
+  // log writer's buffer, the core's unstable entries and pending messages,
+  // the Ready being processed, the peer connections' buffers: what maxmemory
+  // leaves out, as Redis leaves out its AOF and replica output buffers.
+  uint64_t log_memory_bytes() const {
+    LogMemory m = log_memory();
+    return m.log + m.pipeline + m.peers;
+  }
+  // log_memory_bytes() by part, for INFO memory.
+  struct LogMemory {
+    uint64_t log = 0;       // storage mirror and log writer buffer
+    uint64_t pipeline = 0;  // core's unstable entries and messages, the Ready in hand
+    uint64_t peers = 0;     // peer connections' send queues and receive buffers
+  };
+  LogMemory log_memory() const;
   // Non-empty once the storage failed: writes are refused with this reason.
   const std::string& failure() const { return failure_; }
 
@@ -324,6 +335,9 @@ class Replication {
   raft::Ready rd_;
   storage::RaftStorage::Batch batch_;
   bool in_ready_ = false;
+  // ready_heap_bytes(rd_) when it was taken, less the entries applied
+  // early; 0 outside a Ready (part of log_memory_bytes).
+  uint64_t ready_bytes_ = 0;
   // How many of rd_.committed_entries were applied before its disk batch.
   size_t applied_early_ = 0;
   bool disk_busy_ = false;

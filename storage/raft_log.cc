@@ -540,6 +540,13 @@ void RaftLog::append(const std::vector<Entry>& entries) {
   encode_buf_.clear();
   if (roll) encode_buf_ = encode_segment_header(entries.front().index);
   const uint64_t base = roll ? 0 : segments_.back().size();
+  // Size the buffer once, and publish its size before filling it: the
+  // loop thread reports it (buffer_bytes) while this runs on the disk thread.
+  size_t need = encode_buf_.size();
+  for (const Entry& e : entries)
+    need += kRecordOverhead + e.data.size();
+  encode_buf_.reserve(need);
+  buffer_bytes_.store(raft::string_heap_bytes(encode_buf_), std::memory_order_relaxed);
   std::vector<uint64_t> ends;
   ends.reserve(entries.size());
   for (const Entry& e : entries) {
@@ -601,6 +608,7 @@ void RaftLog::append(const std::vector<Entry>& entries) {
     seg.ends.insert(seg.ends.end(), ends.begin(), ends.end());
   }
   if (encode_buf_.capacity() > kMaxRetainedBuffer) std::string().swap(encode_buf_);
+  buffer_bytes_.store(raft::string_heap_bytes(encode_buf_), std::memory_order_relaxed);
   unsynced_ = true;
   last_batch_records_ = entries.size();
   last_index_ = entries.back().index;

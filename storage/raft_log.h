@@ -82,6 +82,7 @@
 // happens-before edge).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -168,6 +169,10 @@ class RaftLog {
   // touching the disk. Not durable until sync(). Throws IoError on I/O error
   // (failed state).
   void append(const std::vector<raft::Entry>& entries);
+  // Heap bytes of the encode buffer append() keeps between batches (up to
+  // kMaxRetainedBuffer): the AOF-buffer-like memory maxmemory leaves out.
+  // Any thread may read it while another appends.
+  uint64_t buffer_bytes() const { return buffer_bytes_.load(std::memory_order_relaxed); }
 
   // Makes every append so far durable: one fdatasync, plus a directory fsync
   // if a segment was created since the last sync. A no-op in FsyncMode::kNever.
@@ -288,7 +293,9 @@ class RaftLog {
   // truncation (see last_append_extent).
   size_t last_batch_records_ = 0;
   std::string encode_buf_;  // reused by append() to avoid reallocating
-  std::string failure_;     // non-empty once failed; sticky
+  // raft::string_heap_bytes(encode_buf_) as of the end of the last append().
+  std::atomic<uint64_t> buffer_bytes_{0};
+  std::string failure_;  // non-empty once failed; sticky
 };
 
 }  // namespace kvraft::storage

@@ -145,6 +145,11 @@ RaftStorage::RaftStorage(const RaftStorageOptions& options)
 
 RaftStorage::~RaftStorage() = default;
 
+uint64_t RaftStorage::write_buffer_bytes() const {
+  // log_ is set once in open(), before any batch runs on the disk thread.
+  return log_ ? log_->buffer_bytes() : 0;
+}
+
 std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options,
                                                RecoveryInfo* info_out) {
   const auto start = std::chrono::steady_clock::now();

@@ -246,6 +246,8 @@ class RaftStorage final : public raft::Storage {
   raft::Index memory_first_index() const { return mem_first_; }
   // Loop thread: size in bytes of the current snapshot file (0 if none).
   uint64_t snapshot_size() const { return snap_size_; }
+  // Heap bytes of the log writer's retained encode buffer (any thread).
+  uint64_t write_buffer_bytes() const;
   // Term of entry i for first_index() - 1 <= i <= last_index(), and the
   // snapshot's own term at its index; nullopt otherwise.
   std::optional<raft::Term> term(raft::Index i) const override;
@@ -402,9 +404,7 @@ class RaftStorage final : public raft::Storage {
     // The deque slot, the payload's glibc chunk (none for SSO strings) and
     // ~16 bytes for the entry's offset in the RaftLog's segment index (a
     // growing vector of 8-byte offsets, hence the slack).
-    uint64_t chunk =
-        e.data.capacity() > 15 ? ((e.data.capacity() + 1 + 8 + 15) & ~uint64_t{15}) : 0;
-    return sizeof(raft::Entry) + chunk + 16;
+    return raft::entry_heap_bytes(e) + 16;
   }
   raft::Index offset_ = 1;
   // Term of the entry at offset_ - 1 (the snapshot's term when that is the

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "raft/wire.h"
+#include "tests/fuzz/wire_fuzz_util.h"
 
 namespace {
 
@@ -84,32 +85,14 @@ Result run(std::string_view input, uint64_t seed, size_t max_piece) {
   return out;
 }
 
-// Rewrites the checksum of each frame that can be delimited (header with a
-// bounded length and the full frame present).
-std::string repair_checksums(std::string_view input) {
-  std::string s(input);
-  size_t at = 0;
-  while (s.size() - at >= kHeaderSize) {
-    uint32_t length = 0;
-    for (int i = 3; i >= 0; --i)
-      length = (length << 8) | static_cast<unsigned char>(s[at + 5 + i]);
-    const size_t total = kFrameOverhead + length;
-    if (total > kMaxFrame || s.size() - at < total) break;
-    uint64_t sum = XXH3_64bits(s.data() + at, kHeaderSize + length);
-    for (int i = 0; i < 8; ++i)
-      s[at + kHeaderSize + length + i] = static_cast<char>(sum >> (8 * i));
-    at += total;
-  }
-  return s;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view raw(reinterpret_cast<const char*>(data), size);
   const bool repair = (data[0] & 1) != 0;
-  std::string input = repair ? repair_checksums(raw.substr(1)) : std::string(raw.substr(1));
+  std::string input = repair ? kvraft::fuzz::repair_checksums(raw.substr(1), kMaxFrame)
+                             : std::string(raw.substr(1));
   Result whole = run(input, 0, 0);
   uint64_t seed = XXH3_64bits(data, size);
   for (size_t max_piece : {size_t{1}, size_t{7}, size_t{64}}) {

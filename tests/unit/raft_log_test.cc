@@ -185,3 +185,29 @@ TEST_CASE("membership changes encode, decode and apply idempotently") {
   c = apply_conf_change(c, {ConfChangeType::kRemoveNode, 3});
   CHECK(c.voters == std::vector<NodeId>{1, 2});
 }
+
+TEST_CASE("raft log counts the heap bytes of its unstable entries through every change") {
+  MemoryStorage disk;
+  disk.append(ents(1, {1}));
+  RaftLog log(disk);
+  auto big = [](Index first, std::vector<Term> terms) {
+    std::vector<Entry> out;
+    for (Term t : terms)
+      out.push_back(Entry{first++, t, EntryType::kNormal, std::string(100, 'x')});
+    return out;
+  };
+  const uint64_t one = entry_heap_bytes(big(1, {1})[0]);
+  CHECK(one >= sizeof(Entry) + 100);
+  CHECK(entry_heap_bytes(Entry{1, 1, EntryType::kNormal, "short"}) == sizeof(Entry));
+  log.append(big(2, {1, 1, 1, 1}));
+  CHECK(log.unstable_bytes() == 4 * one);
+  log.append(big(4, {2}));  // truncates 4..5, appends 4
+  CHECK(log.unstable_bytes() == 3 * one);
+  disk.append(big(2, {1, 1}));
+  log.stable_to(3, 1);
+  CHECK(log.unstable_bytes() == one);
+  log.append(big(2, {3}));  // replaces the unstable suffix and the stored one
+  CHECK(log.unstable_bytes() == one);
+  log.restore(SnapshotMeta{10, 3, {}});
+  CHECK(log.unstable_bytes() == 0);
+}

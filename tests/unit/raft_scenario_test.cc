@@ -726,3 +726,44 @@ TEST_CASE(
     leaders += net.n(id).role() == Role::kLeader;
   CHECK(leaders == 1);
 }
+
+TEST_CASE("the log data a node holds is counted until the host takes it and persists it") {
+  // The host reports this memory (INFO mem_raft_pipeline) and leaves it out
+  // of maxmemory, so the count must follow the entries through the core.
+  Net net({1, 2, 3});
+  net.elect(1);
+  net.deliver_all();
+  Node& leader = net.n(1);
+  CHECK(leader.held_bytes() == 0);
+  const std::string payload(1000, 'p');
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(leader.propose(payload).status == Status::kOk);
+  // Three unstable entries plus the AppendEntries copies for two followers.
+  const uint64_t one = entry_heap_bytes(Entry{1, 1, EntryType::kNormal, payload});
+  CHECK(leader.log().unstable_bytes() == 3 * one);
+  CHECK(leader.held_bytes() >= 3 * one + 2 * one);
+  Ready rd = leader.ready();
+  // The messages moved into the Ready; the entries stay unstable until advance.
+  CHECK(leader.held_bytes() == 3 * one);
+  CHECK(ready_heap_bytes(rd) >= 3 * one + 2 * one);
+  net.peer(1).disk.append(rd.entries);
+  leader.advance(rd);
+  CHECK(leader.held_bytes() == 0);
+
+  // A follower holds what it received until it persisted it.
+  net.clear_queue();
+  Message app;
+  app.type = MessageType::kApp;
+  app.from = 1;
+  app.to = 2;
+  app.term = leader.term();
+  app.index = net.n(2).log().last_index();
+  app.log_term = net.n(2).log().last_term();
+  app.commit = net.n(2).log().committed();
+  app.entries.push_back(Entry{app.index + 1, leader.term(), EntryType::kNormal, payload});
+  net.n(2).step(app);
+  CHECK(net.n(2).log().unstable_bytes() == one);
+  CHECK(net.n(2).held_bytes() >= one);
+  net.flush(2);
+  CHECK(net.n(2).held_bytes() == 0);
+}
