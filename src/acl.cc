@@ -290,9 +290,9 @@ std::string AclUser::apply_rule(std::string_view rule) {
     for (std::string_view word : split_words(rules)) {
       // Redis drops the older rules on this command and its subcommands.
       std::string_view name = word.substr(1);
-      bool superseded = what[0] != '@' && (name == what || (name.size() > what.size() &&
-                                                            name.starts_with(what) &&
-                                                            name[what.size()] == '|'));
+      bool superseded =
+          what[0] != '@' && (name == what || (name.size() > what.size() && name.starts_with(what) &&
+                                              name[what.size()] == '|'));
       if (!superseded) kept.push_back(word);
     }
     command_rules.clear();
@@ -410,8 +410,7 @@ const CommandSpec& acl_routed_spec(const CommandSpec& spec,
   return sub == ids.by_name.end() ? spec : *ids.entries[sub->second].spec;
 }
 
-std::string acl_command_fullname(const CommandSpec& spec,
-                                 std::span<const std::string_view> argv) {
+std::string acl_command_fullname(const CommandSpec& spec, std::span<const std::string_view> argv) {
   return ascii_lower(acl_routed_spec(spec, argv).name);
 }
 
@@ -569,8 +568,8 @@ AclVerdict Acl::check(const Client& client, const std::string& requirepass, cons
   if (spec.flags & kCmdInternal) return check_internal(client, requirepass, spec, argv);
   if (!user->may_run(spec, argv)) {
     AclVerdict v{AclVerdict::kRefused, {}, AclVerdict::kCommand, acl_command_fullname(spec, argv)};
-    v.error = "NOPERM User " + user->name + " has no permissions to run the '" + v.object +
-              "' command";
+    v.error =
+        "NOPERM User " + user->name + " has no permissions to run the '" + v.object + "' command";
     return v;
   }
   if (int pos = user->denied_key(acl_routed_spec(spec, argv), argv); pos >= 0)

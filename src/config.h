@@ -103,7 +103,7 @@ struct Config {
   int64_t snapshot_log_entries = 0;
   int64_t snapshot_log_bytes = 64LL * 1024 * 1024;  // log bytes on disk (records)
   int64_t snapshot_log_percentage = 100;
-  bool raft_repair = false;                         // cut corrupt log/snapshot state at startup
+  bool raft_repair = false;  // cut corrupt log/snapshot state at startup
   // A brand-new node starts from this RDB file (e.g. a stock redis-server
   // dump.rdb): the migration path. Every initial member of a cluster must
   // import the same file; ignored (with a warning) once Raft state exists.

@@ -53,8 +53,8 @@ void Replication::seed_members_from_config() {
   // Without cluster-peers peers_ holds only a placeholder for this node.
   if (config_.cluster_peers.empty()) return;
   for (const auto& p : peers_)
-    members_.seed(p.id, MemberInfo{p.host, p.raft_port, p.client_port, MemberIntent::kVoter,
-                                   p.tls_port});
+    members_.seed(p.id,
+                  MemberInfo{p.host, p.raft_port, p.client_port, MemberIntent::kVoter, p.tls_port});
 }
 
 void Replication::bootstrap_member_contexts(std::vector<raft::Entry>& entries) const {

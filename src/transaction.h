@@ -36,8 +36,8 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <string>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 

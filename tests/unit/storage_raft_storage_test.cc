@@ -486,22 +486,19 @@ TEST_CASE("released entries are read back from the segment files, across segment
   s->release_applied(1000);
   CHECK(s->memory_first_index() == 61);
   CHECK(s->mirror_bytes() == 0);
-  CHECK(s->entries(55, 61, UINT64_MAX) ==
-        std::vector<Entry>(before.begin() + 54, before.end()));
+  CHECK(s->entries(55, 61, UINT64_MAX) == std::vector<Entry>(before.begin() + 54, before.end()));
   append_in_batches(*s, 61, 70, 2, HardState{2, 1, 70});
   SnapshotMeta meta{45, 2, ConfState{{1}, {}}};
   write_local_snapshot(*s, meta, 3);
   CHECK(s->install_local_snapshot(meta));
   run(*s, Ready{});  // compaction
   CHECK(s->first_index() == 46);
-  CHECK(s->entries(46, 61, UINT64_MAX) ==
-        std::vector<Entry>(before.begin() + 45, before.end()));
+  CHECK(s->entries(46, 61, UINT64_MAX) == std::vector<Entry>(before.begin() + 45, before.end()));
   CHECK(s->term(45) == 2);
   s.reset();
   s = open_storage(options_for(dir.path()));
   s->release_applied(65);
-  CHECK(s->entries(46, 61, UINT64_MAX) ==
-        std::vector<Entry>(before.begin() + 45, before.end()));
+  CHECK(s->entries(46, 61, UINT64_MAX) == std::vector<Entry>(before.begin() + 45, before.end()));
 }
 
 TEST_CASE("a local snapshot keeps a window of entries, compacts the log and survives reopen") {
