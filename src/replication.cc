@@ -456,7 +456,7 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
     return;
   }
   if (removed()) {
-    client.reply_in_order([&](resp::ReplyWriter& w) { w.error(kRemovedError); });
+    client.reply_in_order([&](resp::ReplyWriter& w) { w.error(removed_error(client)); });
     return;
   }
   if (!is_leader()) {

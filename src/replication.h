@@ -198,6 +198,8 @@ class Replication {
   std::vector<MemberView> member_views() const;
   // True once this node saw its own removal: it refuses writes.
   bool removed() const;
+  // The error a write gets on a removed node (retryable for a proxied one).
+  static std::string removed_error(const Client& client);
   static const std::string_view kRemovedError;
 
  private:

@@ -15,6 +15,7 @@
 #include "raft/conf_change.h"
 #include "src/client.h"
 #include "src/config.h"
+#include "src/leader_proxy.h"
 #include "src/log.h"
 #include "src/peer_transport.h"
 #include "src/replication.h"
@@ -44,6 +45,15 @@ std::string id_str(raft::NodeId id) {
 
 const std::string_view Replication::kRemovedError =
     "ERR this node was removed from the cluster (RAFT.NODE REMOVE) and no longer serves writes";
+
+// A removed node refuses writes for good, but a command a follower's proxy
+// forwarded here (we were the leader it knew) can succeed at the new leader:
+// that one gets a retryable error.
+std::string Replication::removed_error(const Client& client) {
+  if (client.name == LeaderProxy::kClientName)
+    return "TRYAGAIN this node was removed from the cluster; retry";
+  return std::string(kRemovedError);
+}
 
 bool Replication::removed() const {
   return members_.was_removed(self_id_);
@@ -289,7 +299,7 @@ std::string Replication::change_membership(Client& client, const CommandSpec& sp
                                            const resp::Argv& argv, const MembershipRequest& req) {
   if (!failure_.empty())
     return "MISCONF kvraft cannot persist its Raft log, writes are refused: " + failure_;
-  if (removed()) return std::string(kRemovedError);
+  if (removed()) return removed_error(client);
   if (!is_leader()) {
     follower_route(client, spec, argv);
     return {};

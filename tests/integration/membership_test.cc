@@ -156,6 +156,21 @@ TEST_CASE("replace a node; refusals; restart keeps the membership; remove the le
   // Replace node 3 by node 4.
   CHECK(admin(c, 0, {"RAFT.NODE", "REMOVE", "3"}).str == "OK");
   CHECK(wait_roles(c, 0, "1:voter 2:voter"));
+  {
+    // The removed node refuses writes for good; a command a follower's proxy
+    // forwarded to it (it was the leader the follower knew) must get a
+    // retryable error, since the follower's client can succeed elsewhere.
+    RedisConnection plain(c.port(2));
+    std::string refusal;
+    for (int k = 0; k < 100 && refusal.find("removed") == std::string::npos; ++k) {
+      refusal = plain.cmd({"SET", "after-removal", "x"}).str;
+      if (refusal.find("removed") == std::string::npos) std::this_thread::sleep_for(50ms);
+    }
+    CHECK(refusal.rfind("ERR this node was removed", 0) == 0);
+    RedisConnection proxied(c.port(2));
+    CHECK(proxied.cmd({"CLIENT", "SETNAME", "kvraft-proxy"}).str == "OK");
+    CHECK(proxied.cmd({"SET", "after-removal", "x"}).str.rfind("TRYAGAIN", 0) == 0);
+  }
   c.kill(2);
   Reply again = admin(c, 0, {"RAFT.NODE", "ADD", "3", "127.0.0.1:1", "2"});
   CHECK(again.type == Reply::Type::kError);
