@@ -12,6 +12,7 @@
 #include "tests/support/redis_client.h"
 #include "tests/support/test_support.h"
 
+using kvraft::test::eventually;
 using kvraft::test::LocalCluster;
 using kvraft::test::RedisConnection;
 using kvraft::test::ServerProcess;
@@ -29,20 +30,6 @@ bool disconnected(RedisConnection& c) {
   } catch (const std::exception&) {
     return true;
   }
-}
-
-// Polls `fn` until it returns true or `timeout` passes (the machine is shared).
-template <typename Fn>
-bool eventually(Fn fn, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    try {
-      if (fn()) return true;
-    } catch (const std::exception&) {
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
 }
 
 }  // namespace

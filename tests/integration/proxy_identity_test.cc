@@ -18,26 +18,13 @@
 #include "tests/support/cluster.h"
 #include "tests/support/redis_client.h"
 
+using kvraft::test::eventually;
 using kvraft::test::LocalCluster;
 using kvraft::test::RedisConnection;
 
 namespace {
 
 const std::string kSecret = "proxy-test-secret";
-
-// Polls `fn` until it returns true or `timeout` passes (the machine is shared).
-template <typename Fn>
-bool eventually(Fn fn, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    try {
-      if (fn()) return true;
-    } catch (const std::exception&) {
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
 
 // Plays a follower's proxy on `c`: asks for a challenge and answers it as
 // node `id` with `secret`. Returns the reply to the proof.

@@ -6,21 +6,9 @@
 source "$(dirname "$0")/lib.sh"
 
 # This test takes many ports before any is listened on, and its many
-# short connections use ephemeral ports: pick below the ephemeral range
-# (32768+) and never hand one out twice (a file, as callers run in $(...)).
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    grep -qx "$p" "$TEST_TMP/ports" 2>/dev/null && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    echo "$p" >>"$TEST_TMP/ports"
-    echo "$p"
-    return 0
-  done
-  echo "no free port found" >&2
-  return 1
-}
+# short connections use ephemeral ports: every port it takes is lib.sh's
+# unique_port (below the ephemeral range, never handed out twice).
+free_port() { unique_port; }
 
 PKI="$TEST_TMP/pki"
 mkdir -p "$PKI"

@@ -6,7 +6,9 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <exception>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace kvraft::test {
@@ -30,6 +32,22 @@ class TempDir {
 // the kernel's ephemeral range (so no outgoing connection takes it before the
 // server binds it) and never returned twice by one process.
 int free_port();
+
+// Polls `fn` every 50 ms until it returns true or `timeout` passes (the
+// machine is shared); an exception from `fn` (a connection refused while a
+// node restarts) counts as "not yet".
+template <typename Fn>
+bool eventually(Fn fn, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      if (fn()) return true;
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
 
 // True if something accepts TCP connections on 127.0.0.1:port.
 bool port_open(int port, const std::string& host = "127.0.0.1");
