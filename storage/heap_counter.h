@@ -41,4 +41,8 @@ void* counted_malloc(size_t n);
 void* counted_calloc(size_t n, size_t size);
 void counted_free(void* p);
 
+// Whether counted_malloc serves small requests from the per-thread cache of
+// freed chunks (heap_counter.cc explains why); false in sanitizer builds.
+bool heap_cache_enabled();
+
 }  // namespace kvraft::storage
