@@ -113,6 +113,20 @@ std::optional<WriteRecord> decode_write_record(std::string_view bytes) {
   return rec;
 }
 
+std::optional<RecordKeyHint> first_key_of_record(std::string_view bytes) {
+  Reader r(bytes);
+  uint8_t version;
+  int64_t time_ms;
+  RecordKeyHint hint;
+  uint32_t ncommands, argc, len;
+  std::string_view name;
+  if (!r.u8(&version) || version != kVersion || !r.i64(&time_ms) || !r.u32(&hint.db) ||
+      !r.u32(&ncommands) || ncommands == 0 || !r.u32(&argc) || argc < 2 || !r.u32(&len) ||
+      !r.bytes(len, &name) || !r.u32(&len) || !r.bytes(len, &hint.key))
+    return std::nullopt;
+  return hint;
+}
+
 bool decode_write_record_into(std::string_view bytes, WriteRecord* rec) {
   Reader r(bytes);
   uint8_t version;

@@ -51,4 +51,14 @@ std::optional<WriteRecord> decode_write_record(std::string_view bytes);
 // unspecified.
 bool decode_write_record_into(std::string_view bytes, WriteRecord* rec);
 
+// The database and the first argument after the command name of a record's
+// first command (the key, for almost every write), read without decoding
+// the rest; nullopt if the record is malformed there or has no such
+// argument. Only a hint: the apply loop uses it to prefetch.
+struct RecordKeyHint {
+  uint32_t db = 0;
+  std::string_view key;
+};
+std::optional<RecordKeyHint> first_key_of_record(std::string_view bytes);
+
 }  // namespace kvraft

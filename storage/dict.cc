@@ -77,6 +77,23 @@ Entry* Dict::find(std::string_view key) const {
   return nullptr;
 }
 
+void Dict::prefetch(std::string_view key, int stage) const {
+  if (size() == 0) return;
+  // While rehashing the key may be in either table; table 1 is the likelier
+  // home of a recently written key, but both are cheap to ask for.
+  uint64_t h = hash(key);
+  for (int t = 0; t < 2; ++t) {
+    if (!buckets_[t]) continue;
+    Entry* const* slot = &buckets_[t][h & (size_[t] - 1)];
+    if (stage == 1) {
+      __builtin_prefetch(slot);
+    } else if (Entry* e = *slot) {
+      __builtin_prefetch(e);
+    }
+    if (!is_rehashing()) break;
+  }
+}
+
 void Dict::insert(Entry* e) {
   assert(!find(e->key()) && "Dict::insert of a key already present");
   if (is_rehashing()) rehash(1);

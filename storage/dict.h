@@ -44,6 +44,14 @@ class Dict {
   // The entry with this key, or null. Never mutates (safe on read paths).
   Entry* find(std::string_view key) const;
 
+  // Asks the CPU to start loading what find(key) will touch, so a caller
+  // that knows its next keys can overlap their cache misses (a lookup in a
+  // large table is two misses: the bucket slot, then the entry). Stage 1
+  // loads the bucket slot; stage 2, issued once stage 1 has had time to
+  // land, reads the slot and loads the first entry of its chain. Never
+  // changes anything and never faults.
+  void prefetch(std::string_view key, int stage) const;
+
   // Links `e` in; its key must not be present (checked in debug builds).
   // May start or advance a rehash.
   void insert(Entry* e);

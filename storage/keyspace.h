@@ -141,6 +141,11 @@ class Keyspace {
   // The entry for `key`, deleting it first if it is expired at `now_ms`
   // (counted in stats().expired_keys). For write handlers.
   Entry* lookup_write(int db, std::string_view key, int64_t now_ms);
+  // Starts loading what a lookup of this key will touch (Dict::prefetch);
+  // an invalid db is ignored.
+  void prefetch(int db, std::string_view key, int stage) const {
+    if (db >= 0 && db < databases()) dbs_[db].dict.prefetch(key, stage);
+  }
 
   // Stores a string under `key`, replacing any value. `expire_at_ms`:
   // kKeepTtl, kNoExpire or an absolute time.

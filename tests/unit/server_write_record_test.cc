@@ -62,3 +62,22 @@ TEST_CASE("decoding into a reused record leaves nothing of the previous one") {
   CHECK(rec.commands[0] == std::vector<std::string_view>{"DEL", "z"});
   CHECK_FALSE(kvraft::decode_write_record_into(std::string_view(one).substr(0, 10), &rec));
 }
+
+TEST_CASE("the key hint is the first command's db and first argument, or nothing") {
+  std::string out;
+  encode_write_record(9, 5, {{"SET", "user:1", "v"}, {"DEL", "other"}}, &out);
+  auto hint = kvraft::first_key_of_record(out);
+  REQUIRE(hint);
+  CHECK(hint->db == 5);
+  CHECK(hint->key == "user:1");
+  // A command without arguments has no key to hint at.
+  std::string flush;
+  encode_write_record(9, 0, {{"FLUSHALL"}}, &flush);
+  CHECK_FALSE(kvraft::first_key_of_record(flush));
+  // Truncated before the end of the key: no hint, and no read past the end.
+  for (size_t cut = 0; cut < 1 + 8 + 4 + 4 + 4 + 4 + 3 + 4 + 6; ++cut)
+    CHECK_FALSE(kvraft::first_key_of_record(std::string_view(out).substr(0, cut)));
+  std::string bad = out;
+  bad[0] = 2;  // unknown version
+  CHECK_FALSE(kvraft::first_key_of_record(bad));
+}

@@ -207,3 +207,21 @@ TEST_CASE("clear frees everything and the dict is reusable") {
   CHECK(moved.find("a") != nullptr);
   CHECK(d.size() == 0);
 }
+
+TEST_CASE("prefetch is only a hint: it changes nothing, mid-rehash or empty") {
+  Dict d;
+  d.prefetch("x", 1);
+  d.prefetch("x", 2);
+  CHECK(d.bucket_count() == 0);
+  int i = 0;
+  while (!d.is_rehashing())
+    add(d, key_of(i++));
+  const size_t buckets = d.bucket_count();
+  for (int j = 0; j < i + 10; ++j) {
+    d.prefetch(key_of(j), 1);
+    d.prefetch(key_of(j), 2);
+  }
+  CHECK(d.is_rehashing());  // a lookup hint does not move the rehash on
+  CHECK(d.bucket_count() == buckets);
+  CHECK(d.size() == static_cast<size_t>(i));
+}
