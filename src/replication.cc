@@ -401,14 +401,9 @@ void Replication::tick() {
   if (!is_leader()) {
     int64_t unknown_timeout = 10LL * config_.election_timeout;
     std::string err = error_bytes(kUnknownOutcome);
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (now - it->second.proposed_ms > unknown_timeout) {
-        answer(it->second.client_id, it->second.slot, err);
-        it = waiters_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    for (const auto& [index, w] : waiters_.take_if(
+             [&](raft::Index, const Waiter& w) { return now - w.proposed_ms > unknown_timeout; }))
+      answer(w.client_id, w.slot, err);
   }
   transfer_->on_tick(now);
   membership_tick();
@@ -472,7 +467,7 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
     server_.evictor().note_proposed(r.index, write_growth_estimate(argv));
   if (r.status == raft::Status::kOk) {
     uint64_t slot = client.reserve_reply();
-    waiters_[r.index] = {client.id(), slot, r.term, client.reply.protocol(), unix_time_ms()};
+    add_waiter(r.index, {client.id(), slot, r.term, client.reply.protocol(), unix_time_ms()});
     client.last_write_index = r.index;
     return;
   }
@@ -484,6 +479,11 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
                         ? "TRYAGAIN leadership transfer in progress; retry"
                         : std::string("ERR proposal refused: ") + raft::to_string(r.status);
   client.reply_in_order([&](resp::ReplyWriter& w) { w.error(msg); });
+}
+
+void Replication::add_waiter(raft::Index index, const Waiter& w) {
+  for (const auto& [old_index, old] : waiters_.add(index, w))
+    answer(old.client_id, old.slot, error_bytes(kTryAgainNotCommitted));
 }
 
 Replication::LogMemory Replication::log_memory() const {
@@ -873,12 +873,11 @@ void Replication::apply_entry(const raft::Entry& e) {
   applied_term_ = e.term;
   ++entries_applied_;
   bytes_since_snapshot_ += e.data.size() + storage::RaftLog::kRecordOverhead;
-  auto wit = waiters_.find(e.index);
-  std::optional<Waiter> waiter;
-  if (wit != waiters_.end()) {
-    waiter = wit->second;
-    waiters_.erase(wit);
-  }
+  // Waiters are resolved in log order; one left behind (which only a
+  // replaced prefix could cause) must not hold up those after it.
+  for (const auto& [index, w] : waiters_.take_below(e.index))
+    answer(w.client_id, w.slot, error_bytes(kUnknownOutcome));
+  std::optional<Waiter> waiter = waiters_.take(e.index);
   // A waiter whose proposal was replaced by another term's entry: the
   // proposal can never commit (Log Matching), so it definitely failed.
   if (waiter && waiter->term != e.term) {
@@ -1028,9 +1027,8 @@ void Replication::on_storage_failure(const std::string& reason) {
   KV_LOG_WARNING("Raft storage failed, this node stops accepting writes: %s", reason.c_str());
   // Entries of this node may still commit through the others: unknown outcome.
   std::string err = error_bytes(kUnknownOutcome);
-  for (auto& [index, w] : waiters_)
+  for (const auto& [index, w] : waiters_.take_all())
     answer(w.client_id, w.slot, err);
-  waiters_.clear();
   std::string rerr = error_bytes("TRYAGAIN this node cannot persist its Raft log; retry elsewhere");
   for (auto& r : read_batch_)
     answer(r.client_id, r.slot, rerr);
@@ -1065,10 +1063,8 @@ void Replication::install_received_snapshot(const std::string& path) {
   // Entries up to the snapshot were committed, but whose they were is not
   // known here: the proposals waiting on them have an unknown outcome.
   std::string err = error_bytes(kUnknownOutcome);
-  for (auto it = waiters_.begin(); it != waiters_.end() && it->first <= applied_;) {
-    answer(it->second.client_id, it->second.slot, err);
-    it = waiters_.erase(it);
-  }
+  for (const auto& [index, w] : waiters_.take_below(applied_ + 1))
+    answer(w.client_id, w.slot, err);
 }
 
 storage::RdbSnapshotInfo Replication::snapshot_info_at_applied() const {

@@ -48,6 +48,7 @@
 #include "src/membership.h"
 #include "src/snapshot.h"
 #include "src/write_record.h"
+#include "src/write_waiters.h"
 #include "storage/raft_storage.h"
 
 namespace kvraft {
@@ -203,13 +204,7 @@ class Replication {
   static const std::string_view kRemovedError;
 
  private:
-  struct Waiter {  // a client waiting for the entry it proposed
-    uint64_t client_id = 0;
-    uint64_t slot = 0;
-    raft::Term term = 0;
-    int protocol = 2;
-    int64_t proposed_ms = 0;
-  };
+  using Waiter = WriteWaiter;  // a client waiting for the entry it proposed
   // A linearizable read. It runs at a precise point of the apply stream —
   // right after entry `need` = max(the leader's commit index when its
   // barrier was requested, the client's own last write) is applied and
@@ -260,6 +255,9 @@ class Replication {
   void run_read(PendingRead& read);
   void uncharge_read(PendingRead& read);
   void answer(uint64_t client_id, uint64_t slot, std::string_view bytes);
+  // Registers the waiter of the entry this leader just proposed at `index`,
+  // failing (retryably) older-term waiters whose entries the log replaced.
+  void add_waiter(raft::Index index, const Waiter& w);
   void expire_waiters(bool all, const std::string& error);
   void on_soft_state(const raft::SoftState& ss);
   void on_storage_failure(const std::string& reason);
@@ -358,7 +356,7 @@ class Replication {
   int64_t applied_time_ms_ = 0;
   raft::SoftState soft_;
 
-  std::map<raft::Index, Waiter> waiters_;
+  WriteWaiters waiters_;
   // Linearizable reads: this loop iteration's reads (one barrier for all),
   // the batches whose barrier is outstanding or confirmed (by context
   // number), and the queue of reads by the apply position they run at.

@@ -210,7 +210,7 @@ bool Replication::on_conf_change_applied(const raft::Entry& e, std::optional<Wai
   if (r.status == raft::Status::kOk) {
     Waiter w = *waiter;
     w.term = r.term;
-    waiters_[r.index] = w;
+    add_waiter(r.index, w);
   } else {
     answer(waiter->client_id, waiter->slot,
            error_reply("ERR node " + id_str(node) +
@@ -359,7 +359,7 @@ std::string Replication::change_membership(Client& client, const CommandSpec& sp
       return std::string("ERR membership change refused: ") + raft::to_string(r.status);
   }
   uint64_t slot = client.reserve_reply();
-  waiters_[r.index] = {client.id(), slot, r.term, client.reply.protocol(), unix_time_ms()};
+  add_waiter(r.index, {client.id(), slot, r.term, client.reply.protocol(), unix_time_ms()});
   if (demote) removal_followups_[r.index] = req.id;
   KV_LOG_NOTICE("Raft: proposed %s of node %llu at index %llu",
                 req.add ? "the addition" : (demote ? "the demotion" : "the removal"),
