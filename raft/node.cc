@@ -20,7 +20,7 @@ namespace kvraft::raft {
 namespace {
 // A one-entry batch for append_entries, built without the copy an
 // initializer list would make of the payload.
-std::vector<Entry> one_entry(EntryType type, std::string data) {
+std::vector<Entry> one_entry(EntryType type, Payload data) {
   std::vector<Entry> v;
   v.push_back(Entry{0, 0, type, std::move(data)});
   return v;
@@ -871,7 +871,7 @@ void Node::abort_transfer() {
 
 // ------------------------------------------------------------------ requests
 
-ProposeResult Node::propose(std::string data) {
+ProposeResult Node::propose(Payload data) {
   if (role_ != Role::kLeader) return {Status::kNotLeader, 0, 0};
   if (lead_transferee_ != kNoNode) return {Status::kTransferring, 0, 0};
   append_entries(one_entry(EntryType::kNormal, std::move(data)));

@@ -198,7 +198,7 @@ class Node {
   // (answered, ignored); never a crash.
   void step(const Message& m);
   // Leader only: appends a normal entry carrying `data`.
-  ProposeResult propose(std::string data);
+  ProposeResult propose(Payload data);
   // Leader only: appends a membership change. Refused while another change
   // is uncommitted (one at a time), when promoting a learner whose match
   // index is below the commit index, or when it makes no sense.

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "raft/payload.h"
+
 namespace kvraft::raft {
 
 using NodeId = uint64_t;  // 0 means "none" (no vote, no known leader)
@@ -28,21 +30,24 @@ struct Entry {
   Index index = 0;
   Term term = 0;
   EntryType type = EntryType::kNormal;
-  std::string data;
+  Payload data;  // shared by every copy of the entry (raft/payload.h)
 
   bool operator==(const Entry&) const = default;
 };
 
-// Heap bytes an Entry held in a container costs: its own slot plus the
-// payload's glibc chunk (none for a short string kept inline), rounded the
-// way glibc rounds (16-byte steps, 8-byte header). Hosts use it to report
-// the memory of log entries they hold (maxmemory leaves it out, as Redis
-// leaves out its replication buffers), so it must track the real heap.
+// Heap bytes a std::string costs beyond its own object: its glibc chunk
+// (none for a short string kept inline), rounded the way glibc rounds
+// (16-byte steps, 8-byte header). Hosts use these figures to report the
+// memory of what they hold (maxmemory leaves Raft memory out, as Redis
+// leaves out its replication buffers), so they must track the real heap.
 inline uint64_t string_heap_bytes(const std::string& s) {
   return s.capacity() > 15 ? ((s.capacity() + 1 + 8 + 15) & ~uint64_t{15}) : 0;
 }
-inline uint64_t entry_heap_bytes(const Entry& e) {
-  return sizeof(Entry) + string_heap_bytes(e.data);
+// What an Entry held in a container costs its holder: its slot. The
+// payload is shared by every copy and counted once for the whole process
+// (Payload::live_bytes()).
+inline uint64_t entry_heap_bytes(const Entry&) {
+  return sizeof(Entry);
 }
 
 // The state Raft must persist before answering any message that depends on

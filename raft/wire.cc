@@ -221,6 +221,12 @@ class Reader {
   // A u32 length then that many bytes; the length is checked against the
   // remaining payload before any allocation.
   bool bytes(std::string* s, const std::string& what) {
+    std::string_view v;
+    if (!bytes(&v, what)) return false;
+    s->assign(v);
+    return true;
+  }
+  bool bytes(std::string_view* v, const std::string& what) {
     uint32_t n = 0;
     if (!u32(&n, what.c_str())) return false;
     if (n > remaining()) {
@@ -228,9 +234,22 @@ class Reader {
                                                     " exceeds the " + std::to_string(remaining()) +
                                                     " remaining payload bytes");
     }
-    s->assign(data_.data() + pos_, n);
+    *v = data_.substr(pos_, n);
     pos_ += n;
     return true;
+  }
+  // An entry's payload (a u32 length then the bytes). Entries are the bulk
+  // of every append, so the field's name for an error is only built when
+  // the frame is actually short.
+  bool entry_data(Payload* p, uint32_t entry) {
+    if (remaining() >= 4 && get_u32_at(data_.data() + pos_) <= remaining() - 4) {
+      uint32_t n = get_u32_at(data_.data() + pos_);
+      *p = Payload(data_.substr(pos_ + 4, n));
+      pos_ += 4 + size_t{n};
+      return true;
+    }
+    std::string_view unused;
+    return bytes(&unused, "entry " + std::to_string(entry) + " data");
   }
   // A u32 element count, bounded by how many elements of at least
   // `min_element_size` bytes the rest of the payload could hold.
@@ -370,7 +389,7 @@ bool read_message_payload(Reader* r, MessageType type, Message* m) {
                                                    std::to_string(entry_type));
       }
       e.type = static_cast<EntryType>(entry_type);
-      if (!r->bytes(&e.data, "entry " + std::to_string(i) + " data")) return false;
+      if (!r->entry_data(&e.data, i)) return false;
     }
   }
   if (!read_u64_field(kCommit, &m->commit, "commit") ||

@@ -437,10 +437,15 @@ std::string Replication::leader_address_for(bool tls, bool* is_tls) const {
   return {};
 }
 
-std::string Replication::encode_record(int db, std::span<const std::string_view> argv) {
-  std::string out;
-  encode_single_command_record(server_.next_write_time_ms(), static_cast<uint32_t>(db), argv, &out);
-  return out;
+// Encodes into a buffer kept between writes, so the record's only
+// allocation is its Payload, which every copy of the entry then shares.
+raft::Payload Replication::encode_record(int db, std::span<const std::string_view> argv) {
+  record_buf_.clear();
+  encode_single_command_record(server_.next_write_time_ms(), static_cast<uint32_t>(db), argv,
+                               &record_buf_);
+  raft::Payload p(record_buf_);
+  if (record_buf_.capacity() > kMaxKeptRecordBuffer) std::string().swap(record_buf_);
+  return p;
 }
 
 void Replication::write(Client& client, const CommandSpec& spec, const resp::Argv& argv) {
@@ -488,7 +493,10 @@ void Replication::add_waiter(raft::Index index, const Waiter& w) {
 
 Replication::LogMemory Replication::log_memory() const {
   LogMemory m;
-  if (storage_) m.log = storage_->mirror_bytes() + storage_->write_buffer_bytes();
+  // Entry payloads are shared by all their holders (core, storage mirror,
+  // Ready, messages): counted once here, for the whole process.
+  m.log = raft::Payload::live_bytes();
+  if (storage_) m.log += storage_->mirror_bytes() + storage_->write_buffer_bytes();
   m.pipeline = (node_ ? node_->held_bytes() : 0) + ready_bytes_;
   if (transport_) m.peers = transport_->buffer_bytes();
   return m;

@@ -152,7 +152,7 @@ class Replication {
   }
   // log_memory_bytes() by part, for INFO memory.
   struct LogMemory {
-    uint64_t log = 0;       // storage mirror and log writer buffer
+    uint64_t log = 0;       // entry payloads, storage mirror slots, log writer buffer
     uint64_t pipeline = 0;  // core's unstable entries and messages, the Ready in hand
     uint64_t peers = 0;     // peer connections' send queues and receive buffers
   };
@@ -278,7 +278,7 @@ class Replication {
   bool bootstrap_aclfile(const std::vector<raft::NodeId>& voters, const std::string& users,
                          std::string* error);
   void follower_route(Client& client, const CommandSpec& spec, const resp::Argv& argv);
-  std::string encode_record(int db, std::span<const std::string_view> argv);
+  raft::Payload encode_record(int db, std::span<const std::string_view> argv);
   // apply_entry's decoded record, reused from entry to entry so applying
   // allocates nothing for it (its views point into the entry being applied).
   WriteRecord apply_record_;
@@ -357,6 +357,9 @@ class Replication {
   raft::SoftState soft_;
 
   WriteWaiters waiters_;
+  // encode_record()'s scratch buffer, kept unless a huge write grew it.
+  static constexpr size_t kMaxKeptRecordBuffer = 64 * 1024;
+  std::string record_buf_;
   // Linearizable reads: this loop iteration's reads (one barrier for all),
   // the batches whose barrier is outstanding or confirmed (by context
   // number), and the queue of reads by the apply position they run at.

@@ -21,6 +21,7 @@ namespace kvraft::storage {
 using raft::Entry;
 using raft::EntryType;
 using raft::Index;
+using raft::Payload;
 using raft::Term;
 
 namespace {
@@ -358,7 +359,7 @@ void RaftLog::recover(LogRecovery* rec) {
           break;
         }
         rec->entries.push_back(
-            Entry{r.index, r.term, static_cast<EntryType>(r.type), std::string(r.payload)});
+            Entry{r.index, r.term, static_cast<EntryType>(r.type), Payload(r.payload)});
         prev_term = r.term;
         off += r.size;
         seg.ends.push_back(off);
@@ -481,8 +482,7 @@ Term RaftLog::read_unread_segment(Segment& seg, std::vector<Entry>* entries) {
                         " at index " + std::to_string(i),
                     seg.path, off);
     }
-    entries->push_back(
-        Entry{r.index, r.term, static_cast<EntryType>(r.type), std::string(r.payload)});
+    entries->push_back(Entry{r.index, r.term, static_cast<EntryType>(r.type), Payload(r.payload)});
     term = r.term;
     off += r.size;
     ends.push_back(off);
@@ -800,7 +800,7 @@ void RaftLog::read_extent(int fd, const std::string& path, uint64_t start, Index
     off += r.size;
     ++want;
     if (r.index >= lo &&
-        !take(Entry{r.index, r.term, static_cast<EntryType>(r.type), std::string(r.payload)}))
+        !take(Entry{r.index, r.term, static_cast<EntryType>(r.type), Payload(r.payload)}))
       return;
   }
 }
@@ -845,7 +845,7 @@ std::vector<Entry> RaftLog::read(Index lo, Index hi) const {
                 " at index " + std::to_string(i),
             seg.path, start + off);
       }
-      out.push_back(Entry{r.index, r.term, static_cast<EntryType>(r.type), std::string(r.payload)});
+      out.push_back(Entry{r.index, r.term, static_cast<EntryType>(r.type), Payload(r.payload)});
       off += r.size;
     }
   }

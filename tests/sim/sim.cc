@@ -78,7 +78,7 @@ uint64_t mix(uint64_t h, uint64_t v) {
   return h * 0xff51afd7ed558ccdULL;
 }
 
-uint64_t hash_bytes(const std::string& s) {
+uint64_t hash_bytes(std::string_view s) {
   uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : s)
     h = (h ^ c) * 1099511628211ULL;
@@ -606,7 +606,7 @@ class Simulation {
     } else if (applied_hash_[e.index] != n.sm.hash) {
       fail("state machine safety: node " + std::to_string(n.id) +
            " applied a different history at index " + std::to_string(e.index) + " (entry term " +
-           std::to_string(e.term) + " data '" + e.data + "')");
+           std::to_string(e.term) + " data '" + e.data.str() + "')");
     }
   }
 
