@@ -117,8 +117,15 @@ class CommandTable {
   const std::vector<std::unique_ptr<CommandSpec>>& all() const { return commands_; }
 
  private:
+  // Looked up by string_view (every request does it, twice for a write:
+  // at the client and when the entry is applied), so no std::string is
+  // built per lookup.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   std::vector<std::unique_ptr<CommandSpec>> commands_;
-  std::unordered_map<std::string, const CommandSpec*> by_name_;
+  std::unordered_map<std::string, const CommandSpec*, NameHash, std::equal_to<>> by_name_;
 };
 
 // The spec a request runs as: `spec` itself, or, for a container that has

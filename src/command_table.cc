@@ -30,13 +30,15 @@ void CommandTable::add(CommandSpec spec) {
 }
 
 const CommandSpec* CommandTable::find(std::string_view name) const {
-  // Command names are short; lower-casing into a small buffer avoids an
-  // allocation per lookup on the hot path.
+  // Command names are short; lower-casing (ASCII, as Redis does) into a
+  // small buffer avoids an allocation per lookup on the hot path.
   char buf[64];
-  if (name.size() >= sizeof buf) return nullptr;
-  for (size_t i = 0; i < name.size(); ++i)
-    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
-  auto it = by_name_.find(std::string(buf, name.size()));
+  if (name.empty() || name.size() >= sizeof buf) return nullptr;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  auto it = by_name_.find(std::string_view(buf, name.size()));
   return it == by_name_.end() ? nullptr : it->second;
 }
 

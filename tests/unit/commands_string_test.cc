@@ -379,3 +379,16 @@ TEST_CASE("every string command has complete documentation fields") {
     CHECK(spec->first_key == 1);
   }
 }
+
+TEST_CASE("command names are looked up ignoring ASCII case only") {
+  const auto& table = kvraft::command_table();
+  const kvraft::CommandSpec* set = table.find("set");
+  REQUIRE(set != nullptr);
+  CHECK(table.find("SET") == set);
+  CHECK(table.find("sEt") == set);
+  CHECK(table.find("") == nullptr);
+  CHECK(table.find("se") == nullptr);
+  CHECK(table.find("set ") == nullptr);
+  CHECK(table.find("s\xc3\x89t") == nullptr);  // no locale-dependent folding
+  CHECK(table.find(std::string(200, 's')) == nullptr);
+}
