@@ -761,6 +761,17 @@ void Replication::process_ready() {
           serve_reads();
         }
       }
+      if (small_unsynced_batch()) {
+        ++loop_batches_;
+        try {
+          storage_->persist(batch_);
+        } catch (const std::exception& e) {
+          on_storage_failure(e.what());
+          return;
+        }
+        finish_ready();
+        continue;
+      }
       // One write + one fdatasync for the whole batch, off the loop thread.
       disk_busy_ = true;
       disk_error_.clear();
@@ -775,6 +786,27 @@ void Replication::process_ready() {
     }
     finish_ready();
   }
+}
+
+// With raft-fsync never, persisting a batch is one write() into the page
+// cache. For a small batch that is cheaper on the loop thread than the
+// hand-off to the disk thread and back (a futex wake, a context switch and
+// an async wake-up of the loop, per batch): with 50 clients at -P 1 the
+// batches are a few dozen entries and the hand-offs were most of the
+// server's CPU. A large batch still goes to the disk thread, so its copy
+// into the page cache overlaps the loop's work; anything that may block
+// (snapshots, compaction, an fsync) always does.
+bool Replication::small_unsynced_batch() const {
+  constexpr size_t kMaxInlineBytes = 64 * 1024;
+  if (config_.raft_fsync != "never" || batch_.snapshot || !batch_.snapshot_chunks.empty() ||
+      batch_.compact_up_to || batch_.snapshot_floor)
+    return false;
+  size_t bytes = 0;
+  for (const raft::Entry& e : batch_.entries) {
+    bytes += e.data.size() + storage::RaftLog::kRecordOverhead;
+    if (bytes > kMaxInlineBytes) return false;
+  }
+  return true;
 }
 
 void Replication::on_disk_work(uv_work_t* req) {
@@ -1199,6 +1231,7 @@ std::vector<std::pair<std::string, std::string>> Replication::info_fields() cons
   add("raft_fsync", config_.raft_fsync);
   add("batches", std::to_string(batches_));
   add("fsyncs", std::to_string(fsyncs_));
+  add("loop_thread_batches", std::to_string(loop_batches_));
   add("pending_writes", std::to_string(waiters_.size()));
   add("storage_failure", failure_);
   add("cluster_id", config_.cluster_id);

@@ -243,6 +243,8 @@ class Replication {
   void process_ready();
   void finish_ready();
   void compact_when_idle();
+  // Whether the batch in hand is cheap enough to persist on the loop thread.
+  bool small_unsynced_batch() const;
   void send_messages(std::vector<raft::Message>& messages);
   void apply_entries(std::vector<raft::Entry>& entries);
   void apply_entry(const raft::Entry& entry);
@@ -402,6 +404,7 @@ class Replication {
   bool stopped_ = false;
   uint64_t batches_ = 0;
   uint64_t fsyncs_ = 0;
+  uint64_t loop_batches_ = 0;  // batches persisted on the loop thread (small_unsynced_batch)
   uint64_t entries_applied_ = 0;
 };
 

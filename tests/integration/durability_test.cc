@@ -218,3 +218,33 @@ TEST_CASE("import-rdb of a corrupt file refuses to start and names the file") {
   CHECK(WEXITSTATUS(status) == 1);
   CHECK(kvraft::test::read_file(data.file("log")).find("dump.rdb") != std::string::npos);
 }
+
+TEST_CASE("raft-fsync never: small batches are written on the loop thread, large ones off it") {
+  ServerProcess server({"--raft-fsync", "never"});
+  {
+    RedisConnection c(server.port());
+    auto batches = [&](const char* field) { return std::stoull(info_field(c, "raft", field)); };
+    const uint64_t loop_before = batches("loop_thread_batches");
+    const uint64_t all_before = batches("batches");
+    for (int i = 0; i < 50; ++i)
+      REQUIRE(c.run({"SET", "small:" + std::to_string(i), "v"}) == "OK");
+    // One at a time: every write is its own small batch, none leaves the loop.
+    CHECK(batches("loop_thread_batches") >= loop_before + 50);
+    // A pipeline of ~1 MB is written by the disk thread (it may be split
+    // over several batches, but not all of them can be small).
+    const std::string big(20000, 'x');
+    for (int i = 0; i < 50; ++i)
+      c.append({"SET", "big:" + std::to_string(i), big});
+    for (int i = 0; i < 50; ++i)
+      REQUIRE(c.read().str == "OK");
+    const uint64_t loop_after = batches("loop_thread_batches");
+    const uint64_t all_after = batches("batches");
+    CHECK(all_after - all_before > loop_after - loop_before);
+  }
+  // Both kinds of batch are in the log.
+  server.restart_after_kill();
+  RedisConnection c(server.port());
+  CHECK(c.run({"GET", "small:49"}) == "v");
+  CHECK(c.run({"STRLEN", "big:49"}) == "(integer) 20000");
+  CHECK(c.run({"DBSIZE"}) == "(integer) 100");
+}
