@@ -591,10 +591,29 @@ void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv
   r.client_id = client.id();
   r.slot = client.reserve_reply();
   r.spec = &spec;
-  r.argv.assign(argv.begin(), argv.end());
   r.db = client.db;
   r.protocol = client.reply.protocol();
   r.min_index = client.last_write_index;
+  if (caught_up) {
+    // ReadIndex as in the Raft thesis (§6.4): the read index is the commit
+    // index when the read arrived, and this leader's is complete (an entry
+    // of its term is committed). Everything up to it is applied already,
+    // so the read runs now, at the point it arrived in this client's
+    // stream; the barrier this batch sends next confirms this node was
+    // still the leader after the read arrived, and only then is the reply
+    // released. Nothing of the request needs keeping.
+    r.early = true;
+    r.need = std::max(commit, r.min_index);
+    r.executed = true;
+    r.exec_index = applied_;
+    resp::ReplyWriter w(r.protocol);
+    ExecContext ctx{server_.keyspace(), r.db, unix_time_ms(), argv, w, &spec};
+    spec.handler(ctx);
+    r.result.assign(w.buffer());
+    client.pending_reply_bytes += r.result.size();  // the caller checks the limit
+  } else {
+    r.argv.assign(argv.begin(), argv.end());
+  }
   read_batch_.push_back(std::move(r));
 }
 
@@ -684,6 +703,7 @@ void Replication::start_read_barrier() {
   batch.reads = std::move(reads);
   for (size_t i = 0; i < batch.reads.size(); ++i) {
     PendingRead& r = batch.reads[i];
+    if (r.early) continue;  // ran on arrival; waits only for the barrier
     r.need = std::max(commit, r.min_index);
     read_queue_.emplace(r.need, std::make_pair(id, i));
   }
@@ -701,7 +721,10 @@ void Replication::on_read_state(const raft::ReadState& rs) {
   for (size_t i = 0; i < batch.reads.size(); ++i) {
     PendingRead& r = batch.reads[i];
     if (r.done || !r.executed) continue;  // unexecuted reads are handled when they run
-    if (r.exec_index >= rs.index) {
+    // A read run on arrival needs only what was committed when it arrived
+    // (see read()); the others, queued before this leader knew its commit
+    // index was complete, need the barrier's index.
+    if (r.exec_index >= (r.early ? r.need : rs.index)) {
       release_read(id, batch, r);
       if (read_batches_.find(id) == read_batches_.end()) return;  // batch finished
     } else {

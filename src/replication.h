@@ -224,6 +224,7 @@ class Replication {
     raft::Index need = 0;
     bool executed = false;
     raft::Index exec_index = 0;  // applied index when it ran
+    bool early = false;          // ran on arrival (see Replication::read)
     std::string result;
     bool done = false;
   };
