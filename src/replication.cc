@@ -1040,6 +1040,7 @@ void Replication::install_received_snapshot(const std::string& path) {
     applied_term_ = loaded.meta.term;
     snapshot_index_ = loaded.meta.index;
     bytes_since_snapshot_ = 0;
+    snapshot_started_ = false;  // stagger again: this count now starts in the leader's phase
   } catch (const std::exception& e) {
     // The storage verified the file before installing it; failing now means
     // the state machine cannot follow the log any more.
@@ -1078,9 +1079,12 @@ storage::RdbSnapshotInfo Replication::snapshot_info_at_applied() const {
 // on replicas that share cores or a disk, each other as well, while the
 // write latency needs only one follower and the leader to be quick. So the
 // first automatic snapshot after start waits for an extra share of the
-// threshold, rank/n for the rank of this node's id among the n voters;
+// byte threshold, rank/n for the rank of this node's id among the n voters;
 // later ones come a whole threshold apart on every node, so the replicas
-// stay spread across the interval rather than in step.
+// stay spread across the interval rather than in step. A snapshot received
+// from the leader restarts the count in the leader's phase, so the next one
+// is staggered again. (snapshot-log-entries, a knob for tests and tuning,
+// stays exact.)
 void Replication::maybe_snapshot() {
   if (snapshotter_.running() || !failure_.empty() || applied_ <= snapshot_index_) return;
   const uint64_t entries = config_.snapshot_log_entries > 0
