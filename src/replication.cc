@@ -632,6 +632,12 @@ void Replication::on_loop_iteration() {
   if (stopped_ || !node_) return;
   if (!read_batch_.empty()) start_read_barrier();
   process_ready();
+  // The leader's heartbeats and appends made while a batch is on the disk
+  // go out now, not after that fsync (see Node::take_early_messages).
+  if (disk_busy_) {
+    std::vector<raft::Message> early = node_->take_early_messages();
+    send_messages(early);
+  }
   compact_when_idle();
 }
 
