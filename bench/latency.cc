@@ -10,16 +10,22 @@
 // therefore shows its queueing delay in the tail, as it should.
 //
 // Usage: kvraft-latency -p PORT [-h HOST] [-r RATE/s] [-d SECONDS] [-c CONNS]
-//                       [-t set|get] [-k KEYSPACE]
+//                       [-t set|get] [-k KEYSPACE] [-w TIMELINE-FILE]
 // Prints one line: "<test> rate=<r>/s sent=<n> ok=<n> errors=<n>
 //                   p50=<ms> p99=<ms> p99.9=<ms> max=<ms>"
 // and exits 1 if nothing succeeded (so a script notices a dead server).
+// With -w, also writes one line per 100 ms window of due times
+// ("<window start, s since the run began> <replies> <p50 ms> <max ms>",
+// after a "#" line giving the wall-clock start), so a
+// tail can be lined up with what the servers logged at that moment (a
+// snapshot, an election, a slow fsync).
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <uv.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +44,7 @@ struct Options {
   int connections = 20;
   std::string test = "set";
   uint64_t keyspace = 100000;
+  std::string timeline_path;  // -w: per-window latencies go here ("" = none)
 };
 
 int64_t now_ns() {
@@ -52,9 +59,11 @@ struct Probe {
   uv_loop_t* loop = nullptr;
   std::vector<redisAsyncContext*> conns;
   std::vector<int64_t> latencies_ns;  // one per successful reply
+  std::vector<int64_t> due_ns;        // the due time of each of those replies
   uint64_t scheduled = 0;             // requests whose due time has been reached
   uint64_t sent = 0, ok = 0, errors = 0, outstanding = 0;
   int64_t start_ns = 0, end_ns = 0;
+  int64_t start_unix_ms = 0;  // wall clock at start_ns, for lining up with server logs
   size_t next_conn = 0;
   std::mt19937_64 rng{42};
   uv_timer_t timer;
@@ -77,6 +86,7 @@ void on_reply(redisAsyncContext*, void* r, void* privdata) {
   } else {
     ++p->ok;
     p->latencies_ns.push_back(now_ns() - req->due_ns);
+    p->due_ns.push_back(req->due_ns);
   }
   delete req;
 }
@@ -133,6 +143,38 @@ double max_ms(const std::vector<int64_t>& v) {
   return v.empty() ? 0 : static_cast<double>(*std::max_element(v.begin(), v.end())) / 1e6;
 }
 
+// -w: groups the replies by the 100 ms window their request was due in and
+// writes each window's count, median and maximum latency. Must run before
+// percentile_ms reorders latencies_ns.
+bool write_timeline(const Probe& p) {
+  constexpr int64_t kWindowNs = 100'000'000;
+  std::vector<std::vector<int64_t>> windows;
+  for (size_t i = 0; i < p.latencies_ns.size(); ++i) {
+    size_t w = static_cast<size_t>((p.due_ns[i] - p.start_ns) / kWindowNs);
+    if (w >= windows.size()) windows.resize(w + 1);
+    windows[w].push_back(p.latencies_ns[i]);
+  }
+  FILE* f = std::fopen(p.opt.timeline_path.c_str(), "w");
+  if (f == nullptr) {
+    std::fprintf(stderr, "cannot write %s: %s\n", p.opt.timeline_path.c_str(),
+                 std::strerror(errno));
+    return false;
+  }
+  std::fprintf(f, "# window_s replies p50_ms max_ms; start_unix_ms %lld\n",
+               static_cast<long long>(p.start_unix_ms));
+  for (size_t w = 0; w < windows.size(); ++w) {
+    std::vector<int64_t>& v = windows[w];
+    double p50 = 0, mx = 0;
+    if (!v.empty()) {
+      std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+      p50 = static_cast<double>(v[v.size() / 2]) / 1e6;
+      mx = static_cast<double>(*std::max_element(v.begin(), v.end())) / 1e6;
+    }
+    std::fprintf(f, "%.1f %zu %.3f %.3f\n", static_cast<double>(w) / 10.0, v.size(), p50, mx);
+  }
+  return std::fclose(f) == 0;
+}
+
 bool parse_args(int argc, char** argv, Options* o) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i];
@@ -151,6 +193,8 @@ bool parse_args(int argc, char** argv, Options* o) {
       o->test = v;
     else if (f == "-k")
       o->keyspace = std::strtoull(v, nullptr, 10);
+    else if (f == "-w")
+      o->timeline_path = v;
     else
       return false;
   }
@@ -165,7 +209,7 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, &p.opt)) {
     std::fprintf(stderr,
                  "usage: %s -p PORT [-h HOST] [-r RATE] [-d SECONDS] [-c CONNS] [-t set|get] "
-                 "[-k KEYSPACE]\n",
+                 "[-k KEYSPACE] [-w TIMELINE-FILE]\n",
                  argv[0]);
     return 2;
   }
@@ -181,12 +225,17 @@ int main(int argc, char** argv) {
     p.conns.push_back(c);
   }
   p.latencies_ns.reserve(static_cast<size_t>(p.opt.rate * p.opt.seconds) + 16);
+  p.due_ns.reserve(p.latencies_ns.capacity());
   p.start_ns = now_ns();
+  p.start_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
   p.end_ns = p.start_ns + static_cast<int64_t>(p.opt.seconds * 1e9);
   uv_timer_init(p.loop, &p.timer);
   p.timer.data = &p;
   uv_timer_start(&p.timer, on_tick, 0, 1);
   uv_run(p.loop, UV_RUN_DEFAULT);
+  if (!p.opt.timeline_path.empty() && !write_timeline(p)) return 1;
   std::printf(
       "%s rate=%.0f/s sent=%llu ok=%llu errors=%llu p50=%.3f p99=%.3f p99.9=%.3f max=%.3f\n",
       p.opt.test.c_str(), p.opt.rate, static_cast<unsigned long long>(p.sent),

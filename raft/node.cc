@@ -1059,6 +1059,14 @@ Ready Node::ready() {
   return rd;
 }
 
+std::vector<Message> Node::take_early_messages() {
+  std::vector<Message> out = std::move(early_msgs_);
+  early_msgs_.clear();
+  for (const Message& m : out)
+    pending_msg_bytes_ -= message_heap_bytes(m);
+  return out;
+}
+
 uint64_t ready_heap_bytes(const Ready& rd) {
   uint64_t n = 0;
   for (const Entry& e : rd.entries)

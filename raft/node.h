@@ -26,7 +26,10 @@
 //           rd.read_states once the applied index reaches its index;
 //        e. call advance(rd).
 //      Between ready() and advance() the host may keep calling step() and
-//      tick(); their effects go into the next Ready.
+//      tick(); their effects go into the next Ready, except the early
+//      messages they produce, which the host may take and send at once
+//      with take_early_messages() (heartbeats and appends must not wait
+//      for the outstanding Ready's fsync).
 //   4. Whenever it likes (e.g. after applying), the host may snapshot its
 //      state machine at an applied index and compact its storage; the core
 //      notices through Storage and sends InstallSnapshot to followers that
@@ -223,6 +226,16 @@ class Node {
   Ready ready();
   // The host has processed `rd` (persisted, sent, applied).
   void advance(const Ready& rd);
+  // The leader's replication traffic queued since the last ready() (what
+  // the next Ready's early_messages would hold), taken out now. Callable at
+  // any time, in particular while a Ready is outstanding: these messages
+  // promise nothing about what this node has persisted (that is why a
+  // Ready sends them before its fsync), so they need not wait for that
+  // fsync either. Without this, a leader's heartbeats and appends sit in
+  // the core for as long as its disk write takes, and a slow fsync on the
+  // leader stalls replication to every follower and, past the election
+  // timeout, makes them campaign.
+  std::vector<Message> take_early_messages();
 
   // --- inspection (read-only, for the host, INFO and tests) ------------
   NodeId id() const { return id_; }

@@ -659,6 +659,12 @@ void Replication::on_loop_iteration() {
   if (stopped_ || !node_) return;
   if (!read_batch_.empty()) start_read_barrier();
   process_ready();
+  // The leader's heartbeats and appends made while a batch is on the disk
+  // go out now, not after that fsync (see Node::take_early_messages).
+  if (disk_busy_) {
+    std::vector<raft::Message> early = node_->take_early_messages();
+    send_messages(early);
+  }
   compact_when_idle();
 }
 
@@ -1117,6 +1123,7 @@ void Replication::install_received_snapshot(const std::string& path) {
     applied_term_ = loaded.meta.term;
     snapshot_index_ = loaded.meta.index;
     bytes_since_snapshot_ = 0;
+    snapshot_started_ = false;  // stagger again: this count now starts in the leader's phase
   } catch (const std::exception& e) {
     // The storage verified the file before installing it; failing now means
     // the state machine cannot follow the log any more.
@@ -1146,16 +1153,35 @@ storage::RdbSnapshotInfo Replication::snapshot_info_at_applied() const {
 // the keyspace (fork, copy-on-write, the child writing every key), so it
 // waits until the log has grown by a fixed share of the last snapshot's
 // size; the log bytes since then bound what a restart replays.
+//
+// Every replica applies the same entries, so the same threshold would make
+// all of them fork at the same index: their stalls (fork, copy-on-write
+// faults, the children's CPU and disk) would then hit a quorum at once, and
+// on replicas that share cores or a disk, each other as well, while the
+// write latency needs only one follower and the leader to be quick. So the
+// first automatic snapshot after start waits for an extra share of the
+// byte threshold, rank/n for the rank of this node's id among the n voters;
+// later ones come a whole threshold apart on every node, so the replicas
+// stay spread across the interval rather than in step. A snapshot received
+// from the leader restarts the count in the leader's phase, so the next one
+// is staggered again. (snapshot-log-entries, a knob for tests and tuning,
+// stays exact.)
 void Replication::maybe_snapshot() {
   if (snapshotter_.running() || !failure_.empty() || applied_ <= snapshot_index_) return;
   const uint64_t entries = config_.snapshot_log_entries > 0
                                ? static_cast<uint64_t>(config_.snapshot_log_entries)
                                : UINT64_MAX;
   const uint64_t base = storage_->snapshot_size();
-  const uint64_t pct = static_cast<uint64_t>(config_.snapshot_log_percentage);
-  const bool grown = bytes_since_snapshot_ >= static_cast<uint64_t>(config_.snapshot_log_bytes) &&
-                     static_cast<double>(bytes_since_snapshot_) * 100.0 >=
-                         static_cast<double>(base) * static_cast<double>(pct);
+  const double pct = static_cast<double>(config_.snapshot_log_percentage);
+  double need = std::max(static_cast<double>(config_.snapshot_log_bytes),
+                         static_cast<double>(base) * pct / 100.0);
+  if (!snapshot_started_) {
+    const std::vector<raft::NodeId>& voters = node_->conf_state().voters;
+    const size_t rank = static_cast<size_t>(
+        std::count_if(voters.begin(), voters.end(), [&](raft::NodeId v) { return v < self_id_; }));
+    if (!voters.empty()) need += need * static_cast<double>(rank % voters.size()) / voters.size();
+  }
+  const bool grown = static_cast<double>(bytes_since_snapshot_) >= need;
   if (applied_ - snapshot_index_ < entries && !grown) return;
   std::string error;
   if (!start_background_snapshot(&error))
@@ -1202,6 +1228,7 @@ bool Replication::start_background_snapshot(std::string* error) {
       error);
   // The child's image covers every entry applied so far.
   if (ok) bytes_since_snapshot_ = 0;
+  if (ok) snapshot_started_ = true;
   if (ok)
     KV_LOG_NOTICE("Background snapshot started at raft index %llu",
                   static_cast<unsigned long long>(meta.index));
@@ -1226,6 +1253,7 @@ bool Replication::save_now(std::string* error) {
     return false;
   }
   bytes_since_snapshot_ = 0;
+  snapshot_started_ = true;
   try {
     if (storage_->install_local_snapshot(info.meta)) snapshot_index_ = info.meta.index;
   } catch (const std::exception& e) {

@@ -376,6 +376,10 @@ class Replication {
   // Log bytes (records on disk) of the entries applied since the last
   // snapshot (maybe_snapshot); approximate across restarts (starts at 0).
   uint64_t bytes_since_snapshot_ = 0;
+  // False until this process starts its first snapshot, and again after it
+  // installs one from the leader: while false, the automatic threshold
+  // carries this node's stagger (see maybe_snapshot).
+  bool snapshot_started_ = false;
   int64_t last_save_time_s_ = 0;
   bool last_bgsave_ok_ = true;
   int64_t last_fork_us_ = 0;

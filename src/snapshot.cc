@@ -106,6 +106,7 @@ SnapshotResult write_snapshot_impl(const storage::Keyspace& keyspace,
   std::string temp = temp_path_for(final_path, ::getpid());
   try {
     r.bytes = storage::write_rdb_file_atomically(final_path, info, [&](storage::RdbWriter& w) {
+      w.set_incremental_sync(options.incremental_fsync_bytes);
       if (options.delay_ms > 0)
         std::this_thread::sleep_for(std::chrono::milliseconds(options.delay_ms));
       int current_db = -1;
@@ -130,6 +131,7 @@ SnapshotResult write_snapshot_impl(const storage::Keyspace& keyspace,
         if (in_child && options.crash_after_keys != 0 && r.keys == options.crash_after_keys)
           ::_exit(kCrashExitCode);
       });
+      r.incremental_fsyncs = w.incremental_syncs();  // finish() may add one: not counted
     });
     r.ok = true;
   } catch (const std::exception& e) {
@@ -150,6 +152,7 @@ struct ChildReport {
   uint64_t keys;
   uint64_t expired_skipped;
   int64_t write_us;
+  uint64_t incremental_fsyncs;
   char error[400];  // NUL-terminated, possibly truncated
 };
 
@@ -181,6 +184,7 @@ struct ChildReport {
     rep.keys = r.keys;
     rep.expired_skipped = r.expired_skipped;
     rep.write_us = r.write_us;
+    rep.incremental_fsyncs = r.incremental_fsyncs;
     std::snprintf(rep.error, sizeof rep.error, "%s", r.error.c_str());
     if (r.ok) code = 0;
   } catch (...) {
@@ -363,6 +367,7 @@ void BackgroundSnapshot::complete(Job* job, int wait_status) {
     r.keys = job->report.keys;
     r.expired_skipped = job->report.expired_skipped;
     r.write_us = job->report.write_us;
+    r.incremental_fsyncs = job->report.incremental_fsyncs;
     r.error = job->report.error;
   }
   bool exited_zero = wait_status == -1 || (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0);

@@ -37,6 +37,10 @@ namespace kvraft {
 // LoadOptions::now_ms.
 inline constexpr int64_t kKeepExpiredKeys = -1;
 
+// SnapshotOptions::incremental_fsync_bytes by default: Redis's
+// REDIS_AUTOSYNC_BYTES, the step of its rdb-save-incremental-fsync.
+inline constexpr uint64_t kSnapshotIncrementalFsyncBytes = uint64_t{4} << 20;
+
 // How a snapshot is written.
 struct SnapshotOptions {
   // Keys whose expiry is <= now_ms (absolute Unix ms) are not written, as
@@ -54,6 +58,12 @@ struct SnapshotOptions {
   int64_t now_ms = kKeepExpiredKeys;
   // Long strings are LZF-compressed unless false (Redis's rdbcompression).
   bool compression = true;
+  // fdatasync the file each time this many more bytes were written (0:
+  // only the final fsync), as Redis's rdb-save-incremental-fsync does, so
+  // the final fsync never has to push the whole file to the device at once
+  // while the Raft log's fdatasyncs queue behind it (RdbWriter::
+  // set_incremental_sync says more).
+  uint64_t incremental_fsync_bytes = kSnapshotIncrementalFsyncBytes;
 
   // Test hooks (never set in production). In the writer, after this many
   // keys have been written:
@@ -87,6 +97,9 @@ struct SnapshotResult {
   int64_t fork_us = 0;           // time fork() took in the parent (background only)
   int64_t write_us = 0;          // time spent writing, fsyncing and renaming the file
   int64_t duration_us = 0;       // start() (or the call) until the result was known
+  // fdatasyncs done for SnapshotOptions::incremental_fsync_bytes while the
+  // keys were written (the writer's last flush may add one, not counted).
+  uint64_t incremental_fsyncs = 0;
 };
 
 // Writes `keyspace` as an RDB file at `final_path`, in this process: temp

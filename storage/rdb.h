@@ -212,6 +212,18 @@ class RdbWriter {
   // Bytes produced so far (including buffered ones).
   uint64_t bytes_written() const { return offset_; }
 
+  // Redis's rdb-save-incremental-fsync: fdatasync the file each time at
+  // least `every_bytes` more have been written to it (0, the default: never;
+  // ignored when writing to memory). Without it the whole file sits dirty in
+  // the page cache until the caller's final fsync, which then queues all of
+  // it on the device at once, and every other fsync on that device (the
+  // Raft log's, on every write) waits behind it for as long as that takes.
+  // Syncing as it goes bounds that backlog to `every_bytes`. A failed sync
+  // throws RdbError (file and offset).
+  void set_incremental_sync(uint64_t every_bytes) { sync_every_ = every_bytes; }
+  // fdatasyncs done so far because of set_incremental_sync.
+  uint64_t incremental_syncs() const { return incremental_syncs_; }
+
  private:
   void put(const void* data, size_t len);
   void put_byte(uint8_t b) { put(&b, 1); }
@@ -229,6 +241,9 @@ class RdbWriter {
   uint64_t offset_ = 0;  // file offset of the next byte put()
   uint64_t crc_ = 0;     // CRC-64 of every byte put() so far
   bool compress_ = true;
+  uint64_t sync_every_ = 0;         // set_incremental_sync; 0 = never
+  uint64_t unsynced_bytes_ = 0;     // written to fd_ since the last incremental sync
+  uint64_t incremental_syncs_ = 0;  // syncs done for set_incremental_sync
   enum class State { kNew, kHeader, kInDb, kFinished } state_ = State::kNew;
   std::unique_ptr<LzfCompressor> lzf_;  // created on the first long string
   std::vector<uint8_t> lzf_out_;        // grows to the largest compressed value

@@ -146,6 +146,14 @@ void RdbWriter::flush() {
     done += static_cast<size_t>(n);
   }
   buf_used_ = 0;
+  unsynced_bytes_ += done;
+  if (sync_every_ != 0 && unsynced_bytes_ >= sync_every_) {
+    if (::fdatasync(fd_) != 0)
+      throw RdbError(name_, offset_, "",
+                     std::string("incremental fdatasync failed: ") + std::strerror(errno));
+    unsynced_bytes_ = 0;
+    ++incremental_syncs_;
+  }
 }
 
 void RdbWriter::put(const void* data, size_t len) {

@@ -4,17 +4,23 @@
 // last snapshot's size, as Redis's automatic AOF rewrite does, so its cost
 // (proportional to the keyspace) is spread over a growing number of writes;
 // snapshot-log-entries, when set, still forces one after that many entries.
+// In a cluster the replicas' first snapshots are staggered by node rank, so
+// they do not all fork at the same index.
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "tests/support/cluster.h"
 #include "tests/support/redis_client.h"
 #include "tests/support/test_support.h"
 
 using kvraft::test::info_field;
+using kvraft::test::LocalCluster;
 using kvraft::test::RedisConnection;
 using kvraft::test::ServerProcess;
 
@@ -97,4 +103,39 @@ TEST_CASE("snapshot-log-entries still forces a snapshot after that many entries"
   RedisConnection c(server.port());
   write_values(c, 60, 10, "k:");
   wait_snapshot_after(c, "0");
+}
+
+// Every replica applies the same entries; with one threshold all three
+// would fork at the same index and stall a quorum at once. Node i of n
+// (by id) waits for an extra i/n of the threshold before its first one.
+TEST_CASE("replicas take their first automatic snapshot at points staggered by node rank") {
+  LocalCluster cluster(3, {"--snapshot-log-bytes", "64kb", "--snapshot-log-percentage", "0",
+                           "--raft-fsync", "never"});
+  const int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  std::vector<std::unique_ptr<RedisConnection>> nodes;
+  for (int i = 0; i < 3; ++i)
+    nodes.push_back(std::make_unique<RedisConnection>(cluster.port(i)));
+  // Waits until node i has applied everything the leader has committed.
+  auto wait_applied = [&](int i) {
+    const std::string commit = cluster.raft_field(leader, "commit_index");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::stoull(cluster.raft_field(i, "applied_index")) < std::stoull(commit)) {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
+  RedisConnection c(cluster.port(leader));
+  // ~80 KB of records: past node 1's threshold (64 KB), short of node 3's
+  // (64 KB + 2/3).
+  write_values(c, 8, 10000, "a:");
+  const std::string first = wait_snapshot_after(*nodes[0], "0");
+  wait_applied(2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(info_field(*nodes[2], "persistence", "rdb_bgsave_in_progress") == "0");
+  CHECK(snapshot_index(*nodes[2]) == "0");
+  // ~60 KB more: past node 3's threshold too; its snapshot covers more.
+  write_values(c, 6, 10000, "b:");
+  const std::string third = wait_snapshot_after(*nodes[2], "0");
+  CHECK(std::stoull(third) > std::stoull(first));
 }

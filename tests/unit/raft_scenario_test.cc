@@ -343,6 +343,41 @@ TEST_CASE("skipping the log up-to-date check lets a stale candidate win (the mut
   CHECK(net.n(3).role() == Role::kLeader);
 }
 
+// The host keeps at most one Ready on the disk. A leader whose heartbeats
+// and appends waited for that fsync would go silent for as long as a slow
+// fsync takes, and its followers would campaign.
+TEST_CASE("a leader's heartbeats and appends are taken while its Ready is on the disk") {
+  Net net({1, 2, 3});
+  net.elect(1);
+  net.deliver_all();
+  Node& leader = net.n(1);
+  const Index before = leader.log().last_index();
+  leader.propose("a");
+  Ready rd = leader.ready();  // "a" is being written and fsynced
+  CHECK(count_type(rd.early_messages, MessageType::kApp) == 2);
+  leader.tick();  // a heartbeat is due every tick in these tests
+  leader.propose("b");
+  CHECK_FALSE(leader.has_ready());
+  std::vector<Message> early = leader.take_early_messages();
+  CHECK(count_type(early, MessageType::kHeartbeat) == 2);
+  CHECK(count_type(early, MessageType::kApp) == 2);  // "b", to each follower
+  CHECK(leader.take_early_messages().empty());
+  // Both followers persist "a" and "b" and acknowledge: a quorum without
+  // the leader's own write, so both commit while that write is in flight.
+  for (const Message& m : rd.early_messages)
+    net.inject(m);
+  for (const Message& m : early)
+    net.inject(m);
+  net.deliver_all();
+  CHECK(leader.log().committed() == before + 2);
+  net.peer(1).disk.append(rd.entries);
+  if (rd.hard_state) net.peer(1).disk.set_hard_state(*rd.hard_state);
+  leader.advance(rd);
+  net.deliver_all();
+  for (NodeId id : {1, 2, 3})
+    CHECK(net.peer(id).state == "ab");
+}
+
 TEST_CASE("a vote is persisted before it is sent, so a restart never votes twice in a term") {
   Net net({1, 2, 3}, [](Config& c) { c.pre_vote = false; });
   net.n(1).campaign();

@@ -1,0 +1,71 @@
+// Integration test: a leader whose Raft log fsyncs are slow keeps its
+// followers from campaigning, because its heartbeats (and appends) do not
+// wait in the core for its own disk write (Node::take_early_messages,
+// Replication::on_loop_iteration). The slow disk comes from an LD_PRELOAD
+// shim (tests/support/preload/slow_fsync.c) that delays the fsyncs of the
+// log segments in a directory holding a "slow-fsync-ms" file.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "tests/support/cluster.h"
+
+using kvraft::test::LocalCluster;
+using kvraft::test::RedisConnection;
+
+namespace {
+
+// Puts the shim in the environment of every process started while it
+// lives (the cluster's nodes), and takes it out again.
+class SlowFsyncShim {
+ public:
+  SlowFsyncShim() {
+    const char* old = ::getenv("LD_PRELOAD");
+    saved_ = old ? old : "";
+    had_ = old != nullptr;
+    std::string value = KVRAFT_SLOW_FSYNC_LIB;
+    if (!saved_.empty()) value += ":" + saved_;
+    ::setenv("LD_PRELOAD", value.c_str(), 1);
+  }
+  ~SlowFsyncShim() {
+    if (had_)
+      ::setenv("LD_PRELOAD", saved_.c_str(), 1);
+    else
+      ::unsetenv("LD_PRELOAD");
+  }
+
+ private:
+  std::string saved_;
+  bool had_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("a leader whose fsyncs take longer than the election timeout keeps its leadership") {
+  SlowFsyncShim shim;
+  LocalCluster cluster(3, {"--election-timeout", "300", "--heartbeat-interval", "50"});
+  const int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  RedisConnection c(cluster.port(leader));
+  REQUIRE(c.cmd({"SET", "warm", "up"}).str == "OK");
+  const std::string term = cluster.raft_field(leader, "term");
+
+  // From now on each of the leader's log fsyncs takes 1.2 s: four times the
+  // election timeout, and more than its longest randomized value (2x).
+  { std::ofstream(cluster.dir(leader) + "/slow-fsync-ms") << 1200; }
+  for (int i = 0; i < 3; ++i)
+    CHECK(c.cmd({"SET", "k" + std::to_string(i), "v"}).str == "OK");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  // Nobody campaigned: the same leader, in the same term, everywhere.
+  for (int i = 0; i < cluster.size(); ++i) {
+    INFO("node " << cluster.id(i));
+    CHECK(cluster.raft_field(i, "term") == term);
+    CHECK(cluster.raft_field(i, "leader_id") == std::to_string(cluster.id(leader)));
+  }
+  ::unlink((cluster.dir(leader) + "/slow-fsync-ms").c_str());
+}
