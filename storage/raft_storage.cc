@@ -164,6 +164,7 @@ std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options
   RaftLogOptions lo;
   lo.dir = dir;
   lo.segment_size = options.segment_size;
+  lo.preallocate = options.preallocate;
   lo.fsync_mode = options.fsync_mode;
   lo.repair = repair;
   lo.fault_hook = options.fault_hook;

@@ -90,6 +90,7 @@ namespace kvraft::storage {
 struct RaftStorageOptions {
   std::string dir;                      // the node's data directory, created (one level) if missing
   uint64_t segment_size = 64ull << 20;  // see RaftLogOptions
+  bool preallocate = false;             // see RaftLogOptions (the server sets it)
   FsyncMode fsync_mode = FsyncMode::kAlways;
   // Let open() cut or drop damaged state instead of refusing to start: a
   // corrupt log is truncated at the damage (RaftLogOptions::repair), a
