@@ -44,7 +44,7 @@ constexpr size_t kMaxSegmentRead = size_t{1} << 40;
 // (pacing at twice the bytes appended would starve on tiny batches), at most
 // kMaxFillStep (one step must not hold a batch's reply back for long), and
 // hands it to writeback early every kFillFlushBytes.
-constexpr uint64_t kMinFillStep = uint64_t{64} << 10;
+constexpr uint64_t kMinFillStep = uint64_t{256} << 10;
 constexpr uint64_t kMaxFillStep = uint64_t{4} << 20;
 constexpr uint64_t kFillFlushBytes = uint64_t{1} << 20;
 
@@ -374,8 +374,10 @@ void RaftLog::recover(LogRecovery* rec) {
                ", expected " + std::to_string(expected);
     } else {
       idx = seg.first_index;
-      if (get_u32(buf.data() + 12) & kPreallocated)
+      if (get_u32(buf.data() + 12) & kPreallocated) {
+        seg.preallocated = true;
         data_end = std::max<size_t>(zero_tail_start(buf), kHeaderSize);
+      }
       uint64_t off = kHeaderSize;
       while (off < data_end) {
         RecordView r;
@@ -489,6 +491,7 @@ void RaftLog::recover(LogRecovery* rec) {
     } else {
       Fd fd = open_file(path, O_RDWR, 0, hook());
       truncate_file(fd.get(), path, cut.offset, hook());
+      seg.preallocated = false;  // the zero tail went with the cut
       if (sync) sync_file(fd.get(), path, /*data_only=*/false, hook());
       segments_.push_back(std::move(seg));
     }
@@ -547,6 +550,7 @@ Term RaftLog::read_unread_segment(Segment& seg, std::vector<Entry>* entries) {
     throw IoError("raft log corrupt: bytes after the last record", seg.path, off);
   seg.ends = std::move(ends);
   seg.unread_last = 0;
+  seg.preallocated = preallocated && off != buf.size();
   return term;
 }
 
@@ -592,7 +596,11 @@ void RaftLog::append(const std::vector<Entry>& entries) {
     ++want;
   }
 
-  const bool roll = empty() || segments_.back().size() >= options_.segment_size;
+  // Also roll early into a ready spare from a segment that grows with each
+  // batch (the first one, or one cut by a truncation): otherwise a new node
+  // would pay the size commit on every fdatasync for its first 64 MB.
+  const bool roll = empty() || segments_.back().size() >= options_.segment_size ||
+                    (spare_ready_ && !segments_.back().preallocated);
   // A roll takes the spare segment when it is complete (zeros durable).
   const bool use_spare = roll && spare_ready_;
   encode_buf_.clear();
@@ -657,6 +665,7 @@ void RaftLog::append(const std::vector<Entry>& entries) {
       fail(e);
     }
     seg.ends = std::move(ends);
+    seg.preallocated = use_spare;
     segments_.push_back(std::move(seg));
     active_ = std::move(fd);
     dir_unsynced_ = true;
@@ -808,6 +817,7 @@ void RaftLog::truncate_suffix(Index from_index) {
         const uint64_t cut_at = seg.ends[keep - 1];
         truncate_file(active_.get(), seg.path, cut_at, hook());
         seg.ends.resize(keep);
+        seg.preallocated = false;  // the zero tail went with the cut
         if (sync) sync_file(active_.get(), seg.path, /*data_only=*/true, hook());
       }
     }

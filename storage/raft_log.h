@@ -80,7 +80,9 @@
 // prepared ahead of need: the disk thread zero-fills a spare file
 // (`log-spare.tmp`, never read as a segment) a step after each sync, paced
 // at twice the bytes appended so it is complete long before the active
-// segment fills, and fsyncs it once, size and blocks included. A roll then
+// segment fills, and fsyncs it once, size and blocks included. A roll (at
+// segment_size, or as soon as a spare is ready while the active segment is
+// one that grows: a new log's first, or one cut by a truncation) then
 // renames the spare to the new segment's name and overwrites its beginning;
 // later batches overwrite zeros inside the file's size, so their fdatasync
 // writes data only. Such a segment carries the kPreallocated header flag,
@@ -298,6 +300,9 @@ class RaftLog {
     // segment (so never the one appended to); only drop_prefix() and whole-
     // segment truncate_suffix() touch it.
     raft::Index unread_last = 0;
+    // Only zeros follow ends.back() up to the file's end (a kPreallocated
+    // segment not cut since): appends there do not change the file's size.
+    bool preallocated = false;
 
     raft::Index last_index() const {
       return unread_last != 0 ? unread_last : first_index + ends.size() - 1;

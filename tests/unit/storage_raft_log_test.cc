@@ -1126,7 +1126,10 @@ TEST_CASE("a roll takes the zero-filled spare: later batches do not grow the fil
     log->sync();
     next += 10;
   }
+  // As soon as the spare was ready: the first segment grows with each batch.
+  CHECK(next == 21);
   const std::string second = log->segment_paths()[1];
+  CHECK(second.find("log-00000000000000000011.seg") != std::string::npos);
   CHECK(header_flags(second) == RaftLog::kPreallocated);
   CHECK(fs::file_size(second) == kPreallocSegment);  // the spare, renamed
   CHECK(log->spare_ready());                         // and the next one filled after that batch
@@ -1361,4 +1364,32 @@ TEST_CASE("fsync mode never does not preallocate") {
   }
   CHECK_FALSE(fs::exists(dir.path() + "/" + RaftLog::kSpareFileName));
   CHECK(log->spare_filled() == 0);
+}
+
+TEST_CASE("truncate_suffix cuts a preallocated segment and the next batch rolls to a spare") {
+  kvraft::test::TempDir dir;
+  RaftLogOptions o = prealloc_options(dir);
+  Index second_first = 0;
+  std::vector<Entry> all = build_preallocated(o, &second_first);
+  LogRecovery rec;
+  auto log = open_log(o, &rec);
+  const std::string second = log->segment_paths()[1];
+  const Index cut = all.back().index - 5;
+  log->truncate_suffix(cut);  // a follower's conflicting suffix
+  // Cut at the record boundary (atomic), zero tail and all.
+  CHECK(fs::file_size(second) == record_ends(all, second_first, cut - 1).back());
+  log->append(make_entries(cut, 2, 3));
+  log->sync();  // extends the cut file, then fills a spare
+  CHECK(log->segment_count() == 2);
+  CHECK(log->spare_ready());
+  log->append(make_entries(cut + 2, 2, 3));
+  log->sync();
+  REQUIRE(log->segment_count() == 3);  // rolled early into the spare
+  CHECK(header_flags(log->segment_paths()[2]) == RaftLog::kPreallocated);
+  log.reset();
+  LogRecovery r2;
+  open_log(o, &r2);
+  CHECK(r2.warnings.empty());
+  CHECK(r2.last_index == cut + 3);
+  CHECK(r2.entries.back().term == 3);
 }
