@@ -362,6 +362,9 @@ void RaftLog::recover(LogRecovery* rec) {
       reason = "bad segment header (magic or checksum)";
       torn_candidate = true;
       scan_from = 1;
+      // A preallocated segment whose header never reached the disk is all
+      // zeros: those are not data dropped.
+      data_end = zero_tail_start(buf);
     } else if (uint32_t v = get_u32(buf.data() + 8); v != kSegmentVersion) {
       reason = "unsupported segment format version " + std::to_string(v);
     } else if (uint32_t f = get_u32(buf.data() + 12); (f & ~kPreallocated) != 0) {

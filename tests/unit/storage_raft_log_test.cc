@@ -1393,3 +1393,30 @@ TEST_CASE("truncate_suffix cuts a preallocated segment and the next batch rolls 
   CHECK(r2.last_index == cut + 3);
   CHECK(r2.entries.back().term == 3);
 }
+
+TEST_CASE("a crash right after a roll into the spare loses only the unreported batch") {
+  // The rename reached the disk but the batch did not (all zeros), or only
+  // the header did: either way the new segment holds no record, is a torn
+  // creation, and goes; the log ends where the previous segment does.
+  for (bool with_header : {false, true}) {
+    CAPTURE(with_header);
+    kvraft::test::TempDir dir;
+    RaftLogOptions o = prealloc_options(dir);
+    Index second_first = 0;
+    std::vector<Entry> all = build_preallocated(o, &second_first);
+    const std::string second = segment_paths(o)[1];
+    std::string bytes(kPreallocSegment, '\0');
+    if (with_header) bytes.replace(0, kHeader, slurp(second).substr(0, kHeader));
+    write_raw(second, bytes);
+    LogRecovery rec;
+    auto log = open_log(o, &rec);
+    REQUIRE(rec.torn_tail.has_value());
+    CHECK(rec.torn_tail->path == second);
+    CHECK(rec.torn_tail->files_removed == 1);
+    CHECK(rec.torn_tail->bytes_dropped <= kHeader);  // the zeros are not data
+    CHECK_FALSE(fs::exists(second));
+    CHECK(rec.entries == prefix(all, second_first - 1));
+    log->append(make_entries(second_first, 1, all.back().term));
+    log->sync();
+  }
+}
