@@ -40,11 +40,15 @@ constexpr size_t kIndexDigits = 20;
 // Segments are our own files, so their size is not untrusted input; this only
 // stops a wild file from exhausting memory before it can be reported.
 constexpr size_t kMaxSegmentRead = size_t{1} << 40;
-// Zero-filling the spare segment: each sync() writes at least this much
-// (pacing at twice the bytes appended would starve on tiny batches), at most
-// kMaxFillStep (one step must not hold a batch's reply back for long), and
-// hands it to writeback early every kFillFlushBytes.
-constexpr uint64_t kMinFillStep = uint64_t{256} << 10;
+// Zero-filling the spare segment: each sync() writes twice the bytes just
+// appended, but at least kMinFillStep (a page), or kGrowingFillStep while the
+// active segment grows with each batch (a new log: the sooner it can roll
+// into a preallocated segment the better; 128 KB makes the spare of a 64 MB
+// segment ready after 512 batches); at most kMaxFillStep (one step must not
+// hold a batch's reply back for long); and hands it to writeback early
+// every kFillFlushBytes.
+constexpr uint64_t kMinFillStep = uint64_t{4} << 10;
+constexpr uint64_t kGrowingFillStep = uint64_t{128} << 10;
 constexpr uint64_t kMaxFillStep = uint64_t{4} << 20;
 constexpr uint64_t kFillFlushBytes = uint64_t{1} << 20;
 
@@ -724,14 +728,16 @@ void RaftLog::sync() {
   appended_since_sync_ = 0;
 }
 
-// Paced at twice the bytes appended (at least kMinFillStep): the spare is
-// complete when the active segment is about half full, whatever the write
-// rate, and a step costs a copy into the page cache, not a disk wait. The
-// writeback is started per kFillFlushBytes so the final fsync (which makes
-// the file's size and blocks durable, so that later fdatasyncs need not)
-// waits for little.
+// Paced at twice the bytes appended: the spare is complete when the active
+// segment is about half full, whatever the write rate (and a log written
+// slowly writes its zeros slowly), and a step costs a copy into the page
+// cache, not a disk wait. The writeback is started per kFillFlushBytes so
+// the final fsync (which makes the file's size and blocks durable, so that
+// later fdatasyncs need not) waits for little.
 void RaftLog::fill_spare(uint64_t appended) {
-  static const std::string zeros(kMinFillStep, '\0');
+  static const std::string zeros(kGrowingFillStep, '\0');
+  const uint64_t floor =
+      !segments_.empty() && segments_.back().preallocated ? kMinFillStep : kGrowingFillStep;
   const uint64_t size = options_.segment_size;
   const std::string path = spare_path();
   try {
@@ -741,7 +747,7 @@ void RaftLog::fill_spare(uint64_t appended) {
       spare_flushed_ = 0;
     }
     const uint64_t step =
-        std::min(size - spare_filled_, std::clamp(2 * appended, kMinFillStep, kMaxFillStep));
+        std::min(size - spare_filled_, std::clamp(2 * appended, floor, kMaxFillStep));
     for (uint64_t done = 0; done < step;) {
       const uint64_t n = std::min<uint64_t>(step - done, zeros.size());
       write_at(spare_.get(), path, spare_filled_, std::string_view(zeros).substr(0, n), hook());
