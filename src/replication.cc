@@ -1234,6 +1234,7 @@ std::vector<std::pair<std::string, std::string>> Replication::info_fields() cons
   add("batches", std::to_string(batches_));
   add("fsyncs", std::to_string(fsyncs_));
   add("loop_thread_batches", std::to_string(loop_batches_));
+  add("log_fsync_usec", std::to_string(storage_ ? storage_->log_sync_usec() : 0));
   add("pending_writes", std::to_string(waiters_.size()));
   add("storage_failure", failure_);
   add("cluster_id", config_.cluster_id);

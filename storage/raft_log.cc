@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <mutex>
@@ -711,6 +712,7 @@ void RaftLog::sync() {
     appended_since_sync_ = 0;
     return;
   }
+  const auto start = std::chrono::steady_clock::now();
   try {
     if (unsynced_ && active_.valid()) {
       sync_file(active_.get(), segments_.back().path, /*data_only=*/true, hook());
@@ -721,6 +723,10 @@ void RaftLog::sync() {
   } catch (const IoError& e) {
     fail(e);
   }
+  const auto spent = std::chrono::steady_clock::now() - start;
+  sync_usec_.fetch_add(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(spent).count()),
+      std::memory_order_relaxed);
   // After the batch is durable, so the step never delays its fdatasync.
   if (options_.preallocate && preallocation_error_.empty() && !spare_ready_) {
     fill_spare(appended_since_sync_);

@@ -211,6 +211,10 @@ class RaftLog {
   // kMaxRetainedBuffer): the AOF-buffer-like memory maxmemory leaves out.
   // Any thread may read it while another appends.
   uint64_t buffer_bytes() const { return buffer_bytes_.load(std::memory_order_relaxed); }
+  // Microseconds spent so far in sync()'s fdatasync and directory fsync (not
+  // in preparing the spare): with the count of syncs, the fsync latency the
+  // writes see. Any thread may read it.
+  uint64_t sync_usec() const { return sync_usec_.load(std::memory_order_relaxed); }
 
   // Makes every append so far durable: one fdatasync, plus a directory fsync
   // if a segment was created since the last sync. A no-op in FsyncMode::kNever.
@@ -350,7 +354,8 @@ class RaftLog {
   std::string encode_buf_;  // reused by append() to avoid reallocating
   // raft::string_heap_bytes(encode_buf_) as of the end of the last append().
   std::atomic<uint64_t> buffer_bytes_{0};
-  std::string failure_;  // non-empty once failed; sticky
+  std::atomic<uint64_t> sync_usec_{0};  // see sync_usec()
+  std::string failure_;                 // non-empty once failed; sticky
   // The spare segment (Preallocation). Invariant: spare_filled_ <=
   // spare_size(); spare_ready_ implies spare_ is open, filled to
   // segment_size and fsynced; spare_flushed_ <= spare_filled_ is how much

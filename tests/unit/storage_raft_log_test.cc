@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <thread>
 
 #include <xxhash.h>
 
@@ -1419,4 +1420,32 @@ TEST_CASE("a crash right after a roll into the spare loses only the unreported b
     log->append(make_entries(second_first, 1, all.back().term));
     log->sync();
   }
+}
+
+TEST_CASE("sync_usec adds up the time spent in fdatasync, not in filling the spare") {
+  kvraft::test::TempDir dir;
+  RaftLogOptions o = prealloc_options(dir);
+  // A batch's fdatasync takes 3 ms more than it would; the spare's fsync
+  // (after the second batch) 200 ms more, which must not be counted.
+  int spare_syncs = 0;
+  o.fault_hook = [&](IoOp op, const std::string& path, size_t) {
+    if (op != IoOp::kSync) return IoFault{};
+    if (path.find(RaftLog::kSpareFileName) == std::string::npos)
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    else if (++spare_syncs == 2)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return IoFault{};
+  };
+  LogRecovery rec;
+  auto log = open_log(o, &rec);
+  CHECK(log->sync_usec() == 0);
+  log->append(make_entries(1, 3, 1));
+  log->sync();
+  const uint64_t first = log->sync_usec();
+  CHECK(first >= 3000);
+  log->append(make_entries(4, 3, 1));  // rolls into the spare
+  log->sync();                         // then fills and fsyncs the next one
+  CHECK(spare_syncs == 2);
+  CHECK(log->sync_usec() - first >= 3000);
+  CHECK(log->sync_usec() - first < 200000);
 }
