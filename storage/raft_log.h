@@ -76,8 +76,9 @@
 // Preallocation (RaftLogOptions::preallocate, FsyncMode::kAlways only). A
 // segment file that grows with every batch makes every fdatasync also commit
 // the new file size (a journal commit on ext4), which costs about as much as
-// the data write. So, like etcd's and LogCabin's WALs, the next segment is
-// prepared ahead of need: the disk thread zero-fills a spare file
+// the data write (on the 2-core test VM, 4 KB batches: fdatasync p50 0.29 ms
+// on a growing file, 0.16 ms inside a zero-filled one). So, like etcd's and LogCabin's WALs, the
+// next segment is prepared ahead of need: the disk thread zero-fills a spare file
 // (`log-spare.tmp`, never read as a segment) a step after each sync, paced
 // at twice the bytes appended so it is complete long before the active
 // segment fills, and fsyncs it once, size and blocks included. A roll (at
@@ -223,7 +224,7 @@ class RaftLog {
   void sync();
 
   // Bytes of the spare segment zero-filled so far, and whether it is
-  // complete and durable (the next roll will use it). For tests and INFO.
+  // complete and durable (the next roll will use it). For tests.
   uint64_t spare_filled() const { return spare_filled_; }
   bool spare_ready() const { return spare_ready_; }
   // Why preallocation stopped for this RaftLog ("" while it works or is off).
@@ -357,7 +358,7 @@ class RaftLog {
   std::atomic<uint64_t> sync_usec_{0};  // see sync_usec()
   std::string failure_;                 // non-empty once failed; sticky
   // The spare segment (Preallocation). Invariant: spare_filled_ <=
-  // spare_size(); spare_ready_ implies spare_ is open, filled to
+  // options_.segment_size; spare_ready_ implies spare_ is open, filled to
   // segment_size and fsynced; spare_flushed_ <= spare_filled_ is how much
   // was handed to writeback early (so the final fsync has little to wait for).
   Fd spare_;
