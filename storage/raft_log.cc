@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <mutex>
@@ -40,11 +41,22 @@ constexpr size_t kIndexDigits = 20;
 // Segments are our own files, so their size is not untrusted input; this only
 // stops a wild file from exhausting memory before it can be reported.
 constexpr size_t kMaxSegmentRead = size_t{1} << 40;
+// Zero-filling the spare segment: each sync() writes twice the bytes just
+// appended, but at least kMinFillStep (a page), or kGrowingFillStep while the
+// active segment grows with each batch (a new log: the sooner it can roll
+// into a preallocated segment the better; 128 KB makes the spare of a 64 MB
+// segment ready after 512 batches); at most kMaxFillStep (one step must not
+// hold a batch's reply back for long); and hands it to writeback early
+// every kFillFlushBytes.
+constexpr uint64_t kMinFillStep = uint64_t{4} << 10;
+constexpr uint64_t kGrowingFillStep = uint64_t{128} << 10;
+constexpr uint64_t kMaxFillStep = uint64_t{4} << 20;
+constexpr uint64_t kFillFlushBytes = uint64_t{1} << 20;
 
-std::string encode_segment_header(Index first_index) {
+std::string encode_segment_header(Index first_index, uint32_t flags) {
   std::string h(kSegmentMagic, sizeof kSegmentMagic);
   put_u32(&h, kSegmentVersion);
-  put_u32(&h, 0);
+  put_u32(&h, flags);
   put_u64(&h, first_index);
   put_u64(&h, XXH3_64bits(h.data(), h.size()));
   return h;
@@ -113,6 +125,26 @@ RecordStatus parse_record(std::string_view buf, size_t off, uint32_t max_len, Re
   out->payload = std::string_view(p + kRecordHeadSize, len);
   out->size = size;
   return RecordStatus::kOk;
+}
+
+// One past the last non-zero byte of buf (0 if it is all zeros). In a
+// preallocated segment the records end at or before this point, and what
+// follows is the zero tail. Word-wise from the end: the tail may be 64 MB.
+size_t zero_tail_start(std::string_view buf) {
+  size_t end = buf.size();
+  while (end % 8 != 0 && buf[end - 1] == 0)
+    --end;
+  if (end % 8 == 0) {
+    while (end >= 8) {
+      uint64_t w;
+      std::memcpy(&w, buf.data() + end - 8, 8);
+      if (w != 0) break;
+      end -= 8;
+    }
+  }
+  while (end > 0 && buf[end - 1] == 0)
+    --end;
+  return end;
 }
 
 // The first offset >= from where a complete, valid record starts, or npos.
@@ -219,6 +251,10 @@ std::string RaftLog::segment_path(Index first_index) const {
          digits + kSegmentSuffix;
 }
 
+std::string RaftLog::spare_path() const {
+  return options_.dir + "/" + kSpareFileName;
+}
+
 std::vector<std::string> RaftLog::segment_paths() const {
   std::vector<std::string> paths;
   for (const Segment& s : segments_)
@@ -259,6 +295,11 @@ void RaftLog::recover(LogRecovery* rec) {
     throw IoError(busy ? "raft log is already open (by another process or object)" : "fcntl lock",
                   lock_path, IoError::kNoOffset, busy ? 0 : err);
   }
+
+  // A spare segment left by a crash while it was being filled (or by a run
+  // that never rolled into it): its contents are unknown, and a new one is
+  // cheap to fill. Never a segment, so nothing of the log is lost.
+  remove_file(spare_path(), hook());
 
   std::vector<std::pair<Index, std::string>> files;
   for (const std::string& name : list_dir(options_.dir)) {
@@ -306,6 +347,16 @@ void RaftLog::recover(LogRecovery* rec) {
     bool torn_candidate = false;
     bool fail_record_invalid = false;  // the record at fail_off does not parse
     size_t scan_from = 0;
+    // Where the data ends: the file's size, or in a preallocated segment the
+    // start of its zero tail (set below once the header vouches for the flag).
+    size_t data_end = buf.size();
+    // The bytes that can hold a valid record: a record ends with its
+    // checksum, so (unless those 8 bytes are all zero, a 2^-64 chance) no
+    // record ends more than 8 bytes past the last non-zero byte. Scanning
+    // only this far keeps a damaged preallocated segment from costing a
+    // byte-by-byte scan of its whole zero tail.
+    const std::string_view scan_buf =
+        std::string_view(buf).substr(0, std::min(buf.size(), zero_tail_start(buf) + 8));
 
     if (buf.size() < kHeaderSize) {
       reason = "file ends inside the segment header";
@@ -316,8 +367,13 @@ void RaftLog::recover(LogRecovery* rec) {
       reason = "bad segment header (magic or checksum)";
       torn_candidate = true;
       scan_from = 1;
+      // A preallocated segment whose header never reached the disk is all
+      // zeros: those are not data dropped.
+      data_end = zero_tail_start(buf);
     } else if (uint32_t v = get_u32(buf.data() + 8); v != kSegmentVersion) {
       reason = "unsupported segment format version " + std::to_string(v);
+    } else if (uint32_t f = get_u32(buf.data() + 12); (f & ~kPreallocated) != 0) {
+      reason = "unsupported segment flags " + std::to_string(f);
     } else if (Index h = get_u64(buf.data() + 16); h != seg.first_index) {
       reason = "segment header says first index " + std::to_string(h) + " but the file name says " +
                std::to_string(seg.first_index);
@@ -326,8 +382,12 @@ void RaftLog::recover(LogRecovery* rec) {
                ", expected " + std::to_string(expected);
     } else {
       idx = seg.first_index;
+      if (get_u32(buf.data() + 12) & kPreallocated) {
+        seg.preallocated = true;
+        data_end = std::max<size_t>(zero_tail_start(buf), kHeaderSize);
+      }
       uint64_t off = kHeaderSize;
-      while (off < buf.size()) {
+      while (off < data_end) {
         RecordView r;
         RecordStatus st = parse_record(buf, off, max_len, &r);
         if (st != RecordStatus::kOk) {
@@ -396,13 +456,15 @@ void RaftLog::recover(LogRecovery* rec) {
     cut.offset = whole_file ? 0 : fail_off;
     cut.index = idx;
     cut.reason = reason;
-    cut.bytes_dropped = buf.size() - cut.offset;
+    // The zero tail of a preallocated segment is not data.
+    cut.bytes_dropped = std::max<uint64_t>(data_end, cut.offset) - cut.offset;
     cut.files_removed = whole_file ? 1 : 0;
-    cut.records_dropped = (fail_record_invalid ? 1 : 0) + count_records(buf, fail_off, max_len);
+    cut.records_dropped =
+        (fail_record_invalid ? 1 : 0) + count_records(scan_buf, fail_off, max_len);
 
     const bool torn = last && torn_candidate &&
-                      (scan_from >= buf.size() ||
-                       find_valid_record(buf, scan_from, max_len) == std::string_view::npos);
+                      (scan_from >= scan_buf.size() ||
+                       find_valid_record(scan_buf, scan_from, max_len) == std::string_view::npos);
     if (torn) {
       // A torn write holds no complete record; say so rather than count one.
       cut.records_dropped = 0;
@@ -410,9 +472,11 @@ void RaftLog::recover(LogRecovery* rec) {
       for (size_t j = k + 1; j < files.size(); ++j) {
         std::string later;
         if (read_file(files[j].second, kMaxSegmentRead, &later)) {
-          cut.bytes_dropped += later.size();
+          const size_t later_data = std::min(later.size(), zero_tail_start(later) + 8);
+          cut.bytes_dropped += later_data;
           if (later.size() >= kHeaderSize) {
-            cut.records_dropped += count_records(later, kHeaderSize, max_len);
+            cut.records_dropped +=
+                count_records(std::string_view(later).substr(0, later_data), kHeaderSize, max_len);
           }
         }
         cut.files_removed += 1;
@@ -435,6 +499,7 @@ void RaftLog::recover(LogRecovery* rec) {
     } else {
       Fd fd = open_file(path, O_RDWR, 0, hook());
       truncate_file(fd.get(), path, cut.offset, hook());
+      seg.preallocated = false;  // the zero tail went with the cut
       if (sync) sync_file(fd.get(), path, /*data_only=*/false, hook());
       segments_.push_back(std::move(seg));
     }
@@ -487,10 +552,13 @@ Term RaftLog::read_unread_segment(Segment& seg, std::vector<Entry>* entries) {
     off += r.size;
     ends.push_back(off);
   }
-  if (off != buf.size())
+  // Only a preallocated segment may go on past its last record, with zeros.
+  const bool preallocated = buf.size() >= kHeaderSize && (get_u32(buf.data() + 12) & kPreallocated);
+  if (off != buf.size() && !(preallocated && zero_tail_start(buf) <= off))
     throw IoError("raft log corrupt: bytes after the last record", seg.path, off);
   seg.ends = std::move(ends);
   seg.unread_last = 0;
+  seg.preallocated = preallocated && off != buf.size();
   return term;
 }
 
@@ -536,9 +604,16 @@ void RaftLog::append(const std::vector<Entry>& entries) {
     ++want;
   }
 
-  const bool roll = empty() || segments_.back().size() >= options_.segment_size;
+  // Also roll early into a ready spare from a segment that grows with each
+  // batch (the first one, or one cut by a truncation): otherwise a new node
+  // would pay the size commit on every fdatasync for its first 64 MB.
+  const bool roll = empty() || segments_.back().size() >= options_.segment_size ||
+                    (spare_ready_ && !segments_.back().preallocated);
+  // A roll takes the spare segment when it is complete (zeros durable).
+  const bool use_spare = roll && spare_ready_;
   encode_buf_.clear();
-  if (roll) encode_buf_ = encode_segment_header(entries.front().index);
+  if (roll)
+    encode_buf_ = encode_segment_header(entries.front().index, use_spare ? kPreallocated : 0);
   const uint64_t base = roll ? 0 : segments_.back().size();
   // Size the buffer once, and publish its size before filling it: the
   // loop thread reports it (buffer_bytes) while this runs on the disk thread.
@@ -569,7 +644,19 @@ void RaftLog::append(const std::vector<Entry>& entries) {
     seg.path = segment_path(seg.first_index);
     Fd fd;
     try {
-      fd = open_file(seg.path, O_RDWR | O_CREAT | O_EXCL, 0644, hook());
+      if (use_spare) {
+        // No file has this name: the segments on disk are exactly
+        // segments_, and they all end below this index. The rename is made
+        // durable by the directory fsync of the next sync(), before which
+        // the batch is not reported durable.
+        rename_file(spare_path(), seg.path, hook());
+        fd = std::move(spare_);
+        spare_ready_ = false;
+        spare_filled_ = 0;
+        spare_flushed_ = 0;
+      } else {
+        fd = open_file(seg.path, O_RDWR | O_CREAT | O_EXCL, 0644, hook());
+      }
       write_at(fd.get(), seg.path, 0, encode_buf_, hook());
     } catch (const IoError& e) {
       if (fd.valid()) {
@@ -586,6 +673,7 @@ void RaftLog::append(const std::vector<Entry>& entries) {
       fail(e);
     }
     seg.ends = std::move(ends);
+    seg.preallocated = use_spare;
     segments_.push_back(std::move(seg));
     active_ = std::move(fd);
     dir_unsynced_ = true;
@@ -607,6 +695,7 @@ void RaftLog::append(const std::vector<Entry>& entries) {
     }
     seg.ends.insert(seg.ends.end(), ends.begin(), ends.end());
   }
+  appended_since_sync_ += encode_buf_.size();
   if (encode_buf_.capacity() > kMaxRetainedBuffer) std::string().swap(encode_buf_);
   buffer_bytes_.store(raft::string_heap_bytes(encode_buf_), std::memory_order_relaxed);
   unsynced_ = true;
@@ -620,8 +709,10 @@ void RaftLog::sync() {
   if (options_.fsync_mode == FsyncMode::kNever) {
     unsynced_ = false;
     dir_unsynced_ = false;
+    appended_since_sync_ = 0;
     return;
   }
+  const auto start = std::chrono::steady_clock::now();
   try {
     if (unsynced_ && active_.valid()) {
       sync_file(active_.get(), segments_.back().path, /*data_only=*/true, hook());
@@ -631,6 +722,64 @@ void RaftLog::sync() {
     dir_unsynced_ = false;
   } catch (const IoError& e) {
     fail(e);
+  }
+  const auto spent = std::chrono::steady_clock::now() - start;
+  sync_usec_.fetch_add(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(spent).count()),
+      std::memory_order_relaxed);
+  // After the batch is durable, so the step never delays its fdatasync.
+  if (options_.preallocate && preallocation_error_.empty() && !spare_ready_) {
+    fill_spare(appended_since_sync_);
+  }
+  appended_since_sync_ = 0;
+}
+
+// Paced at twice the bytes appended: the spare is complete when the active
+// segment is about half full, whatever the write rate (and a log written
+// slowly writes its zeros slowly), and a step costs a copy into the page
+// cache, not a disk wait. The writeback is started per kFillFlushBytes so
+// the final fsync (which makes the file's size and blocks durable, so that
+// later fdatasyncs need not) waits for little.
+void RaftLog::fill_spare(uint64_t appended) {
+  static const std::string zeros(kGrowingFillStep, '\0');
+  const uint64_t floor =
+      !segments_.empty() && segments_.back().preallocated ? kMinFillStep : kGrowingFillStep;
+  const uint64_t size = options_.segment_size;
+  const std::string path = spare_path();
+  try {
+    if (!spare_.valid()) {
+      spare_ = open_file(path, O_RDWR | O_CREAT | O_TRUNC, 0644, hook());
+      spare_filled_ = 0;
+      spare_flushed_ = 0;
+    }
+    const uint64_t step =
+        std::min(size - spare_filled_, std::clamp(2 * appended, floor, kMaxFillStep));
+    for (uint64_t done = 0; done < step;) {
+      const uint64_t n = std::min<uint64_t>(step - done, zeros.size());
+      write_at(spare_.get(), path, spare_filled_, std::string_view(zeros).substr(0, n), hook());
+      spare_filled_ += n;
+      done += n;
+    }
+    if (spare_filled_ - spare_flushed_ >= kFillFlushBytes || spare_filled_ == size) {
+      // Only a hint to start writing; errors surface in the fsync below.
+      ::sync_file_range(spare_.get(), static_cast<off_t>(spare_flushed_),
+                        static_cast<off_t>(spare_filled_ - spare_flushed_), SYNC_FILE_RANGE_WRITE);
+      spare_flushed_ = spare_filled_;
+    }
+    if (spare_filled_ == size) {
+      sync_file(spare_.get(), path, /*data_only=*/false, hook());
+      spare_ready_ = true;
+    }
+  } catch (const IoError& e) {
+    preallocation_error_ = e.what();
+    spare_.reset();
+    spare_filled_ = 0;
+    spare_flushed_ = 0;
+    try {
+      remove_file(path, hook());
+    } catch (const IoError&) {
+      // A leftover spare is deleted by the next open().
+    }
   }
 }
 
@@ -683,6 +832,7 @@ void RaftLog::truncate_suffix(Index from_index) {
         const uint64_t cut_at = seg.ends[keep - 1];
         truncate_file(active_.get(), seg.path, cut_at, hook());
         seg.ends.resize(keep);
+        seg.preallocated = false;  // the zero tail went with the cut
         if (sync) sync_file(active_.get(), seg.path, /*data_only=*/true, hook());
       }
     }

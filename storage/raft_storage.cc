@@ -150,6 +150,10 @@ uint64_t RaftStorage::write_buffer_bytes() const {
   return log_ ? log_->buffer_bytes() : 0;
 }
 
+uint64_t RaftStorage::log_sync_usec() const {
+  return log_ ? log_->sync_usec() : 0;
+}
+
 std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options,
                                                RecoveryInfo* info_out) {
   const auto start = std::chrono::steady_clock::now();
@@ -164,6 +168,7 @@ std::unique_ptr<RaftStorage> RaftStorage::open(const RaftStorageOptions& options
   RaftLogOptions lo;
   lo.dir = dir;
   lo.segment_size = options.segment_size;
+  lo.preallocate = options.preallocate;
   lo.fsync_mode = options.fsync_mode;
   lo.repair = repair;
   lo.fault_hook = options.fault_hook;

@@ -90,6 +90,7 @@ namespace kvraft::storage {
 struct RaftStorageOptions {
   std::string dir;                      // the node's data directory, created (one level) if missing
   uint64_t segment_size = 64ull << 20;  // see RaftLogOptions
+  bool preallocate = false;             // see RaftLogOptions (the server sets it)
   FsyncMode fsync_mode = FsyncMode::kAlways;
   // Let open() cut or drop damaged state instead of refusing to start: a
   // corrupt log is truncated at the damage (RaftLogOptions::repair), a
@@ -248,6 +249,8 @@ class RaftStorage final : public raft::Storage {
   uint64_t snapshot_size() const { return snap_size_; }
   // Heap bytes of the log writer's retained encode buffer (any thread).
   uint64_t write_buffer_bytes() const;
+  // Microseconds the log has spent in fdatasync (RaftLog::sync_usec; any thread).
+  uint64_t log_sync_usec() const;
   // Term of entry i for first_index() - 1 <= i <= last_index(), and the
   // snapshot's own term at its index; nullopt otherwise.
   std::optional<raft::Term> term(raft::Index i) const override;
