@@ -261,6 +261,10 @@ class Replication {
   // Registers the waiter of the entry this leader just proposed at `index`,
   // failing (retryably) older-term waiters whose entries the log replaced.
   void add_waiter(raft::Index index, const Waiter& w);
+  // Answers (retryably) the waiters whose proposals are of a term before
+  // `term`, once an entry or snapshot of `term` is applied: they can never
+  // commit.
+  void fail_superseded_waiters(raft::Term term);
   void expire_waiters(bool all, const std::string& error);
   void on_soft_state(const raft::SoftState& ss);
   void on_storage_failure(const std::string& reason);

@@ -60,8 +60,8 @@ struct PipelinedConnection {
   std::string out;
   std::deque<Outstanding> outstanding;
   uint64_t next_seq = 0;
-  long long last_incr = 0;  // the newest INCR result: they must increase
-  bool broken = false;      // the server closed the connection
+  long long last_incr = 0;                 // the newest INCR result: they must increase
+  bool broken = false;                     // the server closed the connection
   std::map<std::string, uint64_t> errors;  // error replies by their beginning
 
   PipelinedConnection(int port, int index_) : index(index_) {
@@ -140,6 +140,19 @@ struct PipelinedConnection {
       check(static_cast<redisReply*>(raw), problems);
       freeReplyObject(raw);
     }
+  }
+
+  // Writes everything queued and reads replies until none is outstanding
+  // or `timeout` passes; false on a timeout or a closed connection.
+  bool await_replies(std::chrono::milliseconds timeout, std::vector<std::string>* problems) {
+    Clock::time_point deadline = Clock::now() + timeout;
+    while (!outstanding.empty() && !broken && Clock::now() < deadline) {
+      write_some();
+      pollfd p{fd, static_cast<short>(POLLIN | (out.empty() ? 0 : POLLOUT)), 0};
+      poll(&p, 1, 10);
+      read_some(problems);
+    }
+    return outstanding.empty();
   }
 
   void check(const redisReply* r, std::vector<std::string>* problems) {
@@ -236,8 +249,10 @@ class PipelinedLoad {
           PipelinedConnection& c = *conns_[next++ % conns_.size()];
           if (c.broken) continue;
           uint64_t pick = rng() % 100;
-          Kind kind = pick < 55 ? Kind::kSet : pick < 80 ? Kind::kIncr : pick < 90 ? Kind::kGet
-                                                                                   : Kind::kEcho;
+          Kind kind = pick < 55   ? Kind::kSet
+                      : pick < 80 ? Kind::kIncr
+                      : pick < 90 ? Kind::kGet
+                                  : Kind::kEcho;
           c.send_request(kind, 1000, rng);
           ++sent_;
         }
@@ -395,4 +410,72 @@ TEST_CASE("pipelined clients on a leader get every reply, in order, while leader
 
 TEST_CASE("pipelined clients on a follower get every reply, in order, while leadership moves") {
   run_reply_delivery(false);
+}
+
+// A leader deposed with writes its followers never received, then elected
+// again: those writes can never commit (its new term's log replaced them),
+// and their clients must hear so at once — even when nothing else is
+// written, which is when a pipelining client that waits for its whole
+// batch would otherwise wait forever. The followers are down while the
+// leader takes the batch, so none of it is replicated (frozen ones would
+// still find it in their sockets' buffers when they resume); the leader is
+// frozen while they come back and elect one of them, whose log therefore
+// lacks the batch.
+TEST_CASE("a leader elected again answers the writes its earlier term could not commit") {
+  // Elections slow enough that the writes stay unresolved while the
+  // leadership moves (a deposed node gives up on them after ten election
+  // timeouts) and the frozen leader is not deposed before it is frozen.
+  LocalCluster cluster(3, {"--election-timeout", "1000", "--heartbeat-interval", "100"});
+  int home = cluster.wait_for_leader();
+  REQUIRE(home >= 0);
+  int a = (home + 1) % 3, b = (home + 2) % 3;
+  RedisConnection client(cluster.port(home));
+  REQUIRE(client.run({"SET", "before", "1"}) == "OK");
+  REQUIRE(kvraft::test::eventually([&] {
+    return cluster.raft_field(a, "leader_id") == std::to_string(home + 1) &&
+           cluster.raft_field(b, "leader_id") == std::to_string(home + 1);
+  }));
+
+  cluster.kill(a);
+  cluster.kill(b);
+  constexpr int kBatch = 20;
+  PipelinedConnection batch(cluster.port(home), 0);
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < kBatch; ++i)
+    batch.send_request(Kind::kSet, 1000, rng);
+  batch.write_some();
+  REQUIRE(batch.out.empty());
+  // Long enough for the leader to propose them.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  cluster.pause(home);
+  cluster.start(a);
+  cluster.start(b);
+  int other_leader = -1;
+  REQUIRE(kvraft::test::eventually(
+      [&] {
+        for (int i : {a, b})
+          if (cluster.raft_field(i, "role") == "leader") other_leader = i;
+        return other_leader >= 0;
+      },
+      std::chrono::seconds(15)));
+  cluster.resume(home);
+  REQUIRE(kvraft::test::eventually(
+      [&] { return cluster.raft_field(home, "leader_id") == std::to_string(other_leader + 1); }));
+  RedisConnection admin(cluster.port(other_leader));
+  REQUIRE(admin.run({"RAFT.TRANSFER-LEADER", std::to_string(home + 1)}) == "OK");
+  REQUIRE(cluster.raft_field(home, "role") == "leader");
+
+  // Every write of the batch gets its answer — here "not committed", as
+  // none of them reached another node — without any further traffic.
+  Clock::time_point t0 = Clock::now();
+  std::vector<std::string> problems;
+  bool answered = batch.await_replies(std::chrono::seconds(5), &problems);
+  INFO(batch.outstanding.size() << " of " << kBatch << " writes unanswered after "
+                                << seconds_between(t0, Clock::now()) << " s");
+  CHECK(answered);
+  CHECK(problems.empty());
+  CHECK(batch.errors.size() == 1);
+  CHECK(batch.errors.begin()->first.rfind("TRYAGAIN", 0) == 0);
+  CHECK(batch.errors.begin()->second == kBatch);
+  CHECK(client.run({"GET", "before"}) == "1");
 }
