@@ -25,9 +25,9 @@
 // leadership may or may not commit. The driver keeps waiting: if the entry
 // at that index is applied with the proposal's term, the write took effect
 // and the client gets the real reply; if another term's entry is applied
-// there, the write was discarded and the client gets -TRYAGAIN (safe to
-// retry); if neither happens within the unknown-outcome timeout, the client
-// gets an error saying the outcome is unknown. Never a false +OK.
+// there — or any entry of a later term before it — the write was discarded
+// and the client gets -TRYAGAIN (safe to retry); if neither happens within the unknown-outcome
+// timeout, the client gets an error saying the outcome is unknown. Never a false +OK.
 #pragma once
 
 #include <uv.h>
