@@ -488,6 +488,21 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
   client.reply_in_order([&](resp::ReplyWriter& w) { w.error(msg); });
 }
 
+// An applied (so committed) entry of term T at index n means that no entry
+// of an earlier term after n can ever commit: every later leader's log
+// holds the entry at n, and the terms in a log never decrease with the
+// index. So once this node applies the first entry of a new term — or a
+// snapshot of it — every waiter still queued (all are after n) whose
+// proposal is of an earlier term has failed for sure: it is answered now,
+// not when a later proposal's index passes its own (with no more writes
+// here, that is never, and a pipelining client waiting for its whole
+// batch would wait forever).
+void Replication::fail_superseded_waiters(raft::Term term) {
+  auto superseded = [&](raft::Index, const Waiter& w) { return w.term < term; };
+  for (const auto& [index, w] : waiters_.take_if(superseded))
+    answer(w.client_id, w.slot, error_bytes(kTryAgainNotCommitted));
+}
+
 void Replication::add_waiter(raft::Index index, const Waiter& w) {
   for (const auto& [old_index, old] : waiters_.add(index, w))
     answer(old.client_id, old.slot, error_bytes(kTryAgainNotCommitted));
@@ -940,6 +955,7 @@ void Replication::apply_entries(std::vector<raft::Entry>& entries) {
 }
 
 void Replication::apply_entry(const raft::Entry& e) {
+  const raft::Term previous_term = applied_term_;
   applied_ = e.index;
   applied_term_ = e.term;
   ++entries_applied_;
@@ -955,6 +971,7 @@ void Replication::apply_entry(const raft::Entry& e) {
     answer(waiter->client_id, waiter->slot, error_bytes(kTryAgainNotCommitted));
     waiter.reset();
   }
+  if (e.term > previous_term) fail_superseded_waiters(e.term);
   if (e.type == raft::EntryType::kConfChange && on_conf_change_applied(e, waiter)) return;
   if (e.type == raft::EntryType::kConfChange || e.data.empty()) {
     if (waiter) answer(waiter->client_id, waiter->slot, "+OK\r\n");
@@ -1137,6 +1154,7 @@ void Replication::install_received_snapshot(const std::string& path) {
   std::string err = error_bytes(kUnknownOutcome);
   for (const auto& [index, w] : waiters_.take_below(applied_ + 1))
     answer(w.client_id, w.slot, err);
+  fail_superseded_waiters(applied_term_);
 }
 
 storage::RdbSnapshotInfo Replication::snapshot_info_at_applied() const {

@@ -25,9 +25,9 @@
 // leadership may or may not commit. The driver keeps waiting: if the entry
 // at that index is applied with the proposal's term, the write took effect
 // and the client gets the real reply; if another term's entry is applied
-// there, the write was discarded and the client gets -TRYAGAIN (safe to
-// retry); if neither happens within the unknown-outcome timeout, the client
-// gets an error saying the outcome is unknown. Never a false +OK.
+// there — or any entry of a later term before it — the write was discarded
+// and the client gets -TRYAGAIN (safe to retry); if neither happens within the unknown-outcome
+// timeout, the client gets an error saying the outcome is unknown. Never a false +OK.
 #pragma once
 
 #include <uv.h>
@@ -261,6 +261,10 @@ class Replication {
   // Registers the waiter of the entry this leader just proposed at `index`,
   // failing (retryably) older-term waiters whose entries the log replaced.
   void add_waiter(raft::Index index, const Waiter& w);
+  // Answers (retryably) the waiters whose proposals are of a term before
+  // `term`, once an entry or snapshot of `term` is applied: they can never
+  // commit.
+  void fail_superseded_waiters(raft::Term term);
   void expire_waiters(bool all, const std::string& error);
   void on_soft_state(const raft::SoftState& ss);
   void on_storage_failure(const std::string& reason);

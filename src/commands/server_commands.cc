@@ -227,7 +227,11 @@ std::string client_info_line(Server& server, Client& c) {
   s += " qbuf=" + std::to_string(c.query.size());
   s += " qbuf-free=" + std::to_string(c.query.capacity() - c.query.size());
   s += " argv-mem=0 multi-mem=0";
-  s += " obl=0 oll=0 omem=" + std::to_string(c.reply.size() + c.write_in_flight.size());
+  // oll: the replies queued behind the output buffer — here the reserved
+  // reply slots (waiting for a commit, a barrier or the leader, or ready
+  // behind one that waits), so a request that never gets its reply shows.
+  s += " obl=0 oll=" + std::to_string(c.pending_replies.size());
+  s += " omem=" + std::to_string(c.reply.size() + c.write_in_flight.size());
   s += " tot-mem=" + std::to_string(c.query.capacity() + c.reply.size() + c.write_in_flight.size() +
                                     sizeof(Client));
   s += " events=r";
