@@ -505,7 +505,7 @@ void Replication::fail_superseded_waiters(raft::Term term) {
 
 void Replication::add_waiter(raft::Index index, const Waiter& w) {
   for (const auto& [old_index, old] : waiters_.add(index, w))
-    answer(old.client_id, old.slot, error_bytes(kTryAgainNotCommitted));
+    answer(old.client_id, old.slot, error_bytes(kUnknownOutcome));
 }
 
 Replication::LogMemory Replication::log_memory() const {

@@ -259,7 +259,8 @@ class Replication {
   void uncharge_read(PendingRead& read);
   void answer(uint64_t client_id, uint64_t slot, std::string_view bytes);
   // Registers the waiter of the entry this leader just proposed at `index`,
-  // failing (retryably) older-term waiters whose entries the log replaced.
+  // answering "outcome unknown" to older-term waiters at or above it (see
+  // write_waiters.h).
   void add_waiter(raft::Index index, const Waiter& w);
   // Answers (retryably) the waiters whose proposals are of a term before
   // `term`, once an entry or snapshot of `term` is applied: they can never

@@ -10,11 +10,12 @@
 // and won it back while waiters of its old term were still unresolved:
 // its new log may be shorter than the old one, so its next proposal can
 // land at an index an old waiter is still registered for. Such an old
-// entry can never commit — Leader Completeness: had it committed, this new
-// leader's log would hold it at that index, and the leader appends only
-// after its last entry — so add() hands those waiters back for the caller
-// to fail (retryable) instead of letting the new one overwrite them, which
-// would leave their clients waiting forever.
+// entry is not committed (Leader Completeness: had it committed, this new
+// leader's log would hold it at that index), but with five or more voters
+// another node holding it might still be elected and commit it (the
+// Figure 8 case of the Raft paper). So add() hands those waiters back for
+// the caller to answer "outcome unknown", instead of letting the new one
+// overwrite them, which would leave their clients waiting forever.
 #pragma once
 
 #include <cstdint>
