@@ -108,6 +108,8 @@ struct Entry {
     std::memcpy(&v, payload(), sizeof v);
     return v;
   }
+  // Requires the int encoding; the layout does not change.
+  void set_int_value(int64_t v) { std::memcpy(payload(), &v, sizeof v); }
   std::string_view embstr_value() const { return {payload(), small_len}; }
   std::string* raw_value() const {
     std::string* p;

@@ -420,7 +420,12 @@ void incr_decr(ExecContext& ctx, int64_t incr) {
     return;
   }
   value += incr;
-  ctx.keyspace.set_int(ctx.db, ctx.argv[1], value, kKeepTtl);
+  // An int-encoded counter is updated in place, as Redis does for an
+  // unshared integer object: no new entry, no second lookup.
+  if (e && e->encoding() == Encoding::kInt)
+    e->set_int_value(value);
+  else
+    ctx.keyspace.set_int(ctx.db, ctx.argv[1], value, kKeepTtl);
   ctx.dirty++;
   ctx.reply.integer(value);
 }

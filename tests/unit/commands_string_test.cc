@@ -392,3 +392,17 @@ TEST_CASE("command names are looked up ignoring ASCII case only") {
   CHECK(table.find("s\xc3\x89t") == nullptr);  // no locale-dependent folding
   CHECK(table.find(std::string(200, 's')) == nullptr);
 }
+
+TEST_CASE("INCR updates an int-encoded counter in place, keeping its TTL") {
+  Harness h;
+  CHECK(h.run({"SET", "n", "41", "PX", "5000"}) == kOk);
+  const auto* before = h.ks.peek(h.db, "n", h.now);
+  REQUIRE(before != nullptr);
+  CHECK(h.run({"INCR", "n"}) == integer(42));
+  CHECK(h.ks.peek(h.db, "n", h.now) == before);  // the same entry, not a new one
+  CHECK(h.run({"DECRBY", "n", "50"}) == integer(-8));
+  CHECK(h.ks.peek(h.db, "n", h.now) == before);
+  CHECK(h.run({"GET", "n"}) == bulk("-8"));
+  CHECK(h.run({"PTTL", "n"}) == integer(5000));
+  CHECK(h.run({"OBJECT", "ENCODING", "n"}) == bulk("int"));
+}
