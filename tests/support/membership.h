@@ -47,14 +47,20 @@ inline bool wait_roles(LocalCluster& c, int i, const std::string& want,
 }
 
 // Sends a command to node i, retrying while the cluster has no leader
-// (-TRYAGAIN, -CLUSTERDOWN), for about 10 s.
+// (-TRYAGAIN, -CLUSTERDOWN) or the previous membership change is not yet
+// committed, for about 10 s.
 inline Reply admin(LocalCluster& c, int i, const std::vector<std::string>& argv) {
   Reply r;
   for (int attempt = 0; attempt < 100; ++attempt) {
     RedisConnection conn(c.port(i));
     r = conn.cmd(argv);
+    // Also retried: a change refused because the previous one is not yet
+    // committed, which a leader elected a moment ago reports until the
+    // no-op of its term commits (the error says to retry).
+    const bool pending_change =
+        r.str.find("membership change is already in progress") != std::string::npos;
     if (r.type != Reply::Type::kError ||
-        (r.str.rfind("TRYAGAIN", 0) != 0 && r.str.rfind("CLUSTERDOWN", 0) != 0))
+        (r.str.rfind("TRYAGAIN", 0) != 0 && r.str.rfind("CLUSTERDOWN", 0) != 0 && !pending_change))
       return r;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
