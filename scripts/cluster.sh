@@ -43,7 +43,9 @@ done
 leader=""
 for _ in $(seq 1 100); do
   for i in $(seq 1 $nodes); do
-    role=$(redis-cli -p $((7000 + i)) raft.info 2>/dev/null | awk 'prev=="role" {print; exit} {prev=$0}')
+    # A node not listening yet makes redis-cli fail; under `set -e -o
+    # pipefail` that must not end the script (and stop the cluster).
+    role=$(redis-cli -p $((7000 + i)) raft.info 2>/dev/null | awk 'prev=="role" {print; exit} {prev=$0}' || true)
     if [ "$role" = "leader" ]; then leader=$i; break 2; fi
   done
   sleep 0.1
