@@ -621,12 +621,7 @@ void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv
     // released. Nothing of the request needs keeping.
     r.early = true;
     r.need = std::max(commit, r.min_index);
-    r.executed = true;
-    r.exec_index = applied_;
-    resp::ReplyWriter w(r.protocol);
-    ExecContext ctx{server_.keyspace(), r.db, unix_time_ms(), argv, w, &spec};
-    spec.handler(ctx);
-    r.result.assign(w.buffer());
+    execute_read(r, argv);
     client.pending_reply_bytes += r.result.size();  // the caller checks the limit
   } else {
     r.argv.assign(argv.begin(), argv.end());
@@ -1065,19 +1060,27 @@ void Replication::uncharge_read(PendingRead& r) {
   if (Client* c = server_.find_client(r.client_id)) c->pending_reply_bytes -= r.result.size();
 }
 
-void Replication::run_read(PendingRead& r) {
+// Runs a read at the current apply position and keeps its reply bytes in
+// r.result (charging them is the caller's: see uncharge_read).
+void Replication::execute_read(PendingRead& r, std::span<const std::string_view> argv) {
   r.executed = true;
   r.exec_index = applied_;
-  Client* client = server_.find_client(r.client_id);
-  if (client == nullptr || client->closing) {
-    r.result.clear();
-    return;
-  }
-  std::vector<std::string_view> argv(r.argv.begin(), r.argv.end());
   resp::ReplyWriter w(r.protocol);
   ExecContext ctx{server_.keyspace(), r.db, unix_time_ms(), argv, w, r.spec};
   r.spec->handler(ctx);
   r.result.assign(w.buffer());
+}
+
+void Replication::run_read(PendingRead& r) {
+  Client* client = server_.find_client(r.client_id);
+  if (client == nullptr || client->closing) {
+    r.executed = true;
+    r.exec_index = applied_;
+    r.result.clear();
+    return;
+  }
+  std::vector<std::string_view> argv(r.argv.begin(), r.argv.end());
+  execute_read(r, argv);
   client->pending_reply_bytes += r.result.size();
   close_if_output_limit_reached(server_, *client);
 }

@@ -26,8 +26,9 @@
 // at that index is applied with the proposal's term, the write took effect
 // and the client gets the real reply; if another term's entry is applied
 // there — or any entry of a later term before it — the write was discarded
-// and the client gets -TRYAGAIN (safe to retry); if neither happens within the unknown-outcome
-// timeout, the client gets an error saying the outcome is unknown. Never a false +OK.
+// and the client gets -TRYAGAIN (safe to retry); if neither happens within
+// the unknown-outcome timeout, the client gets an error saying the outcome
+// is unknown. Never a false +OK.
 #pragma once
 
 #include <uv.h>
@@ -256,6 +257,7 @@ class Replication {
   void fail_read_batch(uint64_t batch_id, const std::string& error_bytes);
   void fail_unconfirmed_reads(const std::string& error_bytes);
   void run_read(PendingRead& read);
+  void execute_read(PendingRead& read, std::span<const std::string_view> argv);
   void uncharge_read(PendingRead& read);
   void answer(uint64_t client_id, uint64_t slot, std::string_view bytes);
   // Registers the waiter of the entry this leader just proposed at `index`,
