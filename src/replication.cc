@@ -130,6 +130,7 @@ Replication::Replication(Server& server)
     : server_(server), config_(server.config()), snapshotter_(server.loop()) {
   transfer_ = std::make_unique<LeaderTransfer>(server, *this);
   disk_req_.data = this;
+  removal_req_.data = this;
   tick_timer_.data = this;
 }
 
@@ -171,6 +172,7 @@ bool Replication::start(std::string* error) {
   // The snapshot is read (and its checksum verified) by load_snapshot below;
   // open() need only read its metadata.
   options.verify_snapshot = false;
+  options.defer_file_removal = true;  // see remove_obsolete_files()
   storage::RecoveryInfo info;
   try {
     storage_ = storage::RaftStorage::open(options, &info);
@@ -678,6 +680,7 @@ void Replication::on_loop_iteration() {
     send_messages(early);
   }
   compact_when_idle();
+  remove_obsolete_files();
 }
 
 // A snapshot's compaction normally rides on the next Ready batch; a node
@@ -693,6 +696,33 @@ void Replication::compact_when_idle() {
   disk_busy_ = true;
   disk_error_.clear();
   uv_queue_work(server_.loop(), &disk_req_, on_disk_work, on_disk_done);
+}
+
+// The disk thread only queues the files (its next fdatasync must not wait
+// for an unlink); one worker at a time deletes them here. The loop thread
+// just starts it and logs the outcome.
+void Replication::remove_obsolete_files() {
+  if (stopped_ || removing_files_ || !storage_ || !storage_->has_obsolete_files()) return;
+  removing_files_ = true;
+  removal_error_.clear();
+  uv_queue_work(
+      server_.loop(), &removal_req_,
+      [](uv_work_t* req) {
+        auto* self = static_cast<Replication*>(req->data);
+        try {
+          self->storage_->remove_obsolete_files();
+        } catch (const std::exception& e) {
+          self->removal_error_ = e.what();
+        }
+      },
+      [](uv_work_t* req, int) {
+        auto* self = static_cast<Replication*>(req->data);
+        self->removing_files_ = false;
+        // Not fatal: the file stays queued and is retried on a later
+        // iteration; it only costs disk space meanwhile.
+        if (!self->removal_error_.empty())
+          KV_LOG_WARNING("Removing obsolete Raft files: %s", self->removal_error_.c_str());
+      });
 }
 
 void Replication::start_read_barrier() {

@@ -245,6 +245,9 @@ class Replication {
   void process_ready();
   void finish_ready();
   void compact_when_idle();
+  // Unlinks the files compactions made obsolete on a worker thread that is
+  // not the disk thread (RaftStorageOptions::defer_file_removal says why).
+  void remove_obsolete_files();
   // Whether the batch in hand is cheap enough to persist on the loop thread.
   bool small_unsynced_batch() const;
   void send_messages(std::vector<raft::Message>& messages);
@@ -355,6 +358,11 @@ class Replication {
   bool compaction_only_ = false;
   std::string disk_error_;  // set by the disk thread, read after it finished
   uv_work_t disk_req_;
+  // remove_obsolete_files()'s worker; removing_files_ while it runs (at
+  // most one at a time), removal_error_ written by it, read after it.
+  uv_work_t removal_req_;
+  bool removing_files_ = false;
+  std::string removal_error_;
 
   // State machine progress. applied_time_ms_ is the newest record time
   // applied: record times passed to handlers never go backwards.

@@ -847,17 +847,20 @@ void RaftLog::truncate_suffix(Index from_index) {
   reload_last_term();
 }
 
-size_t RaftLog::drop_prefix(Index up_to_index) {
+size_t RaftLog::drop_prefix(Index up_to_index, std::vector<std::string>* unlink_later) {
   check_healthy();
   size_t dropped = 0;
   try {
     while (!segments_.empty() && segments_.front().last_index() <= up_to_index) {
       if (segments_.size() == 1) active_.reset();
-      remove_file(segments_.front().path, hook());
+      if (unlink_later != nullptr)
+        unlink_later->push_back(segments_.front().path);
+      else
+        remove_file(segments_.front().path, hook());
       segments_.erase(segments_.begin());
       ++dropped;
     }
-    if (dropped > 0 && options_.fsync_mode == FsyncMode::kAlways) {
+    if (dropped > 0 && unlink_later == nullptr && options_.fsync_mode == FsyncMode::kAlways) {
       sync_dir(options_.dir, hook());
       dir_unsynced_ = false;
     }

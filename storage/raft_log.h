@@ -242,7 +242,17 @@ class RaftLog {
   // may remain <= up_to_index. Dropping everything leaves an empty log that
   // accepts any next index. Durable on return (FsyncMode::kAlways). Returns
   // the number of segments deleted. Throws IoError (failed state).
-  size_t drop_prefix(raft::Index up_to_index);
+  //
+  // With `unlink_later`, the segments leave the log the same way but their
+  // files are not deleted here: their paths are appended to *unlink_later
+  // for the caller to unlink on another thread, so that deleting a 64 MB
+  // file (tens of ms on ext4, freeing extents and discarding them) does not
+  // delay the next append's fdatasync. Until then a crash leaves them on
+  // disk, which is safe: they hold only entries a durable snapshot covers,
+  // and open() skips such segments (RaftLogOptions::skip_below) for the
+  // next compaction to drop. Their names never come back (a new segment is
+  // named after an index above up_to_index).
+  size_t drop_prefix(raft::Index up_to_index, std::vector<std::string>* unlink_later = nullptr);
 
   // Reads entries [lo, hi] back from disk (re-verifying checksums), e.g. for a
   // core that keeps only a window in memory. Requires first_index() <= lo <=

@@ -719,7 +719,11 @@ void RaftStorage::persist(Batch& b) {
       for (const Entry& e : b.entries)
         b.bytes_written += e.data.size() + RaftLog::kRecordOverhead;
     }
-    if (b.compact_up_to > 0) log_->drop_prefix(b.compact_up_to);
+    if (b.compact_up_to > 0) {
+      std::vector<std::string> obsolete;
+      log_->drop_prefix(b.compact_up_to, options_.defer_file_removal ? &obsolete : nullptr);
+      queue_obsolete_files(std::move(obsolete));
+    }
     if (b.snapshot_floor > 0) {
       remove_snapshots_below(b.snapshot_floor);
       disk_snap_index_ = std::max(disk_snap_index_, b.snapshot_floor);
@@ -833,15 +837,58 @@ void RaftStorage::install_received(Batch& b) {
 
 void RaftStorage::remove_snapshots_below(Index floor) {
   bool removed = false;
+  std::vector<std::string> obsolete;
   for (const std::string& name : list_dir(dir_)) {
     Index index = 0;
     Term term = 0;
     if (parse_snapshot_file_name(name, &index, &term) && index < floor) {
+      if (options_.defer_file_removal) {
+        obsolete.push_back(dir_ + "/" + name);
+        continue;
+      }
       remove_file(dir_ + "/" + name, hook());
       removed = true;
     }
   }
+  queue_obsolete_files(std::move(obsolete));
   if (removed && sync_enabled()) sync_dir(dir_, hook());
+}
+
+void RaftStorage::queue_obsolete_files(std::vector<std::string> paths) {
+  if (paths.empty()) return;
+  std::lock_guard<std::mutex> lock(obsolete_mu_);
+  for (std::string& p : paths)
+    obsolete_files_.push_back(std::move(p));
+}
+
+bool RaftStorage::has_obsolete_files() const {
+  std::lock_guard<std::mutex> lock(obsolete_mu_);
+  return !obsolete_files_.empty();
+}
+
+size_t RaftStorage::remove_obsolete_files() {
+  std::vector<std::string> paths;
+  {
+    std::lock_guard<std::mutex> lock(obsolete_mu_);
+    paths.swap(obsolete_files_);
+  }
+  size_t removed = 0;
+  try {
+    for (; removed < paths.size(); ++removed)
+      remove_file(paths[removed], hook());  // ENOENT is not an error
+    if (removed > 0 && sync_enabled()) sync_dir(dir_, hook());
+  } catch (...) {
+    // Requeue the files after the one that failed (ahead of anything queued
+    // meanwhile). The failed one is given up, so a file that can never be
+    // removed is reported once, not on every later call.
+    std::lock_guard<std::mutex> lock(obsolete_mu_);
+    const size_t next = std::min(removed + 1, paths.size());
+    obsolete_files_.insert(obsolete_files_.begin(),
+                           std::make_move_iterator(paths.begin() + static_cast<ptrdiff_t>(next)),
+                           std::make_move_iterator(paths.end()));
+    throw;
+  }
+  return removed;
 }
 
 }  // namespace kvraft::storage

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -588,6 +589,96 @@ TEST_CASE("a local snapshot keeps a window of entries, compacts the log and surv
   CHECK(s->entries(61, 86, UINT64_MAX).front() == make_entries(61, 61, 2).front());
   CHECK(info.entries == 25);
   check_consistent(*s);
+}
+
+TEST_CASE(
+    "with defer_file_removal compaction unlinks nothing on the disk thread; "
+    "remove_obsolete_files does it on its own thread") {
+  kvraft::test::TempDir dir;
+  RaftStorageOptions opts = options_for(dir.path(), /*keep=*/5);
+  opts.defer_file_removal = true;
+  // Which thread unlinked which file.
+  auto unlinks = std::make_shared<std::vector<std::pair<std::thread::id, std::string>>>();
+  auto mu = std::make_shared<std::mutex>();
+  opts.fault_hook = [unlinks, mu](IoOp op, const std::string& path, size_t) -> IoFault {
+    if (op == IoOp::kUnlink) {
+      std::lock_guard<std::mutex> lock(*mu);
+      unlinks->emplace_back(std::this_thread::get_id(), path);
+    }
+    return {};
+  };
+  SnapshotMeta meta{60, 2, ConfState{{1, 2, 3}, {}}};
+  auto s = open_storage(opts);
+  append_in_batches(*s, 1, 40, 1, HardState{1, 1, 40});
+  append_in_batches(*s, 41, 80, 2, HardState{2, 1, 70});
+  const size_t segments_before = count_files(dir.path(), "log-");
+  REQUIRE(segments_before > 4);
+  SnapshotMeta older{20, 1, ConfState{{1}, {}}};
+  write_local_snapshot(*s, older, 3);
+  CHECK(s->install_local_snapshot(older));
+  write_local_snapshot(*s, meta, 10);
+  CHECK(s->install_local_snapshot(meta));
+  CHECK_FALSE(s->has_obsolete_files());
+
+  // The batch carrying the compaction (and new entries) leaves every file.
+  unlinks->clear();
+  run(*s, append_ready(make_entries(81, 85, 2), HardState{2, 1, 80}));
+  CHECK(unlinks->empty());
+  CHECK(count_files(dir.path(), "log-") >= segments_before);  // 81.. may start one more
+  CHECK(count_files(dir.path(), "snapshot-") == 2);
+  CHECK(s->first_index() == 56);
+  CHECK(s->entries(56, 86, UINT64_MAX).size() == 30);
+  REQUIRE(s->has_obsolete_files());
+
+  size_t removed = 0;
+  std::thread::id remover;
+  std::thread worker([&] {
+    remover = std::this_thread::get_id();
+    removed = s->remove_obsolete_files();
+  });
+  worker.join();
+  CHECK(removed == unlinks->size());
+  CHECK(removed >= 2);
+  for (const auto& [tid, path] : *unlinks) {
+    CHECK(tid == remover);
+    CHECK_FALSE(fs::exists(path));
+  }
+  CHECK_FALSE(s->has_obsolete_files());
+  CHECK(count_files(dir.path(), "log-") < segments_before);
+  CHECK(count_files(dir.path(), "snapshot-") == 1);
+  CHECK(fs::exists(s->snapshot_path(meta)));
+  CHECK(s->remove_obsolete_files() == 0);
+  check_consistent(*s);
+}
+
+TEST_CASE("a file remove_obsolete_files cannot unlink is reported once; the rest stay queued") {
+  kvraft::test::TempDir dir;
+  RaftStorageOptions opts = options_for(dir.path(), /*keep=*/0);
+  opts.defer_file_removal = true;
+  auto fail_first = std::make_shared<bool>(true);
+  opts.fault_hook = [fail_first](IoOp op, const std::string& path, size_t) -> IoFault {
+    if (op == IoOp::kUnlink && path.find("/log-0") != std::string::npos &&
+        std::exchange(*fail_first, false))
+      return {EACCES};
+    return {};
+  };
+  SnapshotMeta meta{60, 2, ConfState{{1, 2, 3}, {}}};
+  auto s = open_storage(opts);
+  append_in_batches(*s, 1, 80, 1, HardState{1, 1, 80});
+  const size_t segments_before = count_files(dir.path(), "log-");
+  REQUIRE(segments_before > 4);
+  write_local_snapshot(*s, SnapshotMeta{60, 1, ConfState{{1}, {}}}, 3);
+  CHECK(s->install_local_snapshot(SnapshotMeta{60, 1, ConfState{{1}, {}}}));
+  auto b = s->prepare_compaction();
+  s->persist(b);
+  s->publish(b);
+  CHECK_THROWS_AS(s->remove_obsolete_files(), IoError);
+  CHECK(count_files(dir.path(), "log-") == segments_before);
+  REQUIRE(s->has_obsolete_files());
+  const size_t removed = s->remove_obsolete_files();
+  CHECK(removed > 0);
+  CHECK(count_files(dir.path(), "log-") == segments_before - removed);
+  CHECK_FALSE(s->has_obsolete_files());
 }
 
 TEST_CASE("a snapshot received in chunks is installed, replaces the log and survives reopen") {
