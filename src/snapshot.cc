@@ -4,7 +4,6 @@
 #include "src/snapshot.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -171,14 +170,6 @@ struct ChildReport {
   // restarted after kill -9 and then drop them. So it dies with its parent,
   // and, as Redis's fork child does, closes every inherited descriptor but
   // its report pipe (it opens its own output file).
-  // Yield the CPU to the server's threads (SnapshotOptions::child_sched_idle):
-  // a waking loop thread preempts a SCHED_IDLE task at once, where a merely
-  // niced one could keep the core to the end of its slice. Best effort: a
-  // refusal (a seccomp or container policy) leaves the child as it was.
-  if (options.child_sched_idle) {
-    struct sched_param param {};
-    ::sched_setscheduler(0, SCHED_IDLE, &param);
-  }
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(kFailedExitCode);  // the parent died before prctl
   if (report_fd > 3) ::close_range(3, static_cast<unsigned>(report_fd) - 1, 0);

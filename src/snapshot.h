@@ -64,13 +64,6 @@ struct SnapshotOptions {
   // while the Raft log's fdatasyncs queue behind it (RdbWriter::
   // set_incremental_sync says more).
   uint64_t incremental_fsync_bytes = kSnapshotIncrementalFsyncBytes;
-  // Background only: the child runs under SCHED_IDLE (see child_main in
-  // snapshot.cc), so it takes a CPU only when no server thread wants it and
-  // yields it the moment one wakes. On the 2-core test VM the child's ~0.1 s
-  // of serialisation otherwise competed with the loop threads of all three
-  // nodes. The cost: on a machine whose CPUs are saturated by other work the
-  // snapshot takes longer (the log then grows past its threshold meanwhile).
-  bool child_sched_idle = true;
 
   // Test hooks (never set in production). In the writer, after this many
   // keys have been written:

@@ -7,7 +7,6 @@
 // The 1M-key measurement is a skipped test case; run it with
 //   server_snapshot_test --test-case='*1M keys*' --no-skip
 #include <doctest/doctest.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -565,29 +564,6 @@ TEST_CASE_FIXTURE(RunningSnapshotRig,
   loop.drain();
   CHECK_FALSE(called);
   CHECK(temp_files(dir.path()).empty());
-}
-
-TEST_CASE_FIXTURE(RunningSnapshotRig,
-                  "the snapshot child runs under SCHED_IDLE unless told not to, so server "
-                  "threads preempt it") {
-  for (bool idle : {true, false}) {
-    CAPTURE(idle);
-    SnapshotOptions slow;
-    slow.delay_ms = 20'000;
-    slow.child_sched_idle = idle;
-    std::string error;
-    std::string path = dir.file("snapshot.rdb");
-    REQUIRE(bg.start(
-        ks, {}, path, [](const SnapshotResult&) {}, &error, slow));
-    pid_t child = bg.child_pid();
-    // The child sets its policy before it creates its temp file.
-    REQUIRE(loop.run_until([&] { return file_exists(path + ".tmp." + std::to_string(child)); },
-                           std::chrono::seconds(10)));
-    CHECK(::sched_getscheduler(child) == (idle ? SCHED_IDLE : SCHED_OTHER));
-    CHECK(::sched_getscheduler(0) == SCHED_OTHER);  // the parent is untouched
-    CHECK(bg.abort());
-    loop.drain();
-  }
 }
 
 TEST_CASE_FIXTURE(
