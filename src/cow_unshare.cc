@@ -95,8 +95,13 @@ UnshareStats unshare_resident_private_memory() {
   }
   std::fclose(maps);
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  // A mapping larger than the machine's memory is a reservation, not a heap
+  // (a sanitizer's shadow memory is terabytes): walking it with mincore
+  // would take seconds for nothing resident worth it.
+  const uint64_t ram = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * page;
   std::vector<unsigned char> vec;
   for (const Range& r : ranges) {
+    if (r.end - r.start > ram) continue;
     ++stats.mappings;
     if (!unshare_range(r.start, r.end, page, vec, &stats)) break;
   }
