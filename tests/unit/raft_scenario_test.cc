@@ -610,6 +610,70 @@ TEST_CASE("read index waits for the leader's no-op and a heartbeat quorum") {
   CHECK(net.peer(2).reads[0].index == 5);
 }
 
+TEST_CASE(
+    "a follower's read index is confirmed only by a heartbeat sent after the leader registered "
+    "it") {
+  // Every node numbers its read contexts from 1, so a follower's context may
+  // equal one of the leader's own. Acknowledgements of the heartbeat round
+  // started for the leader's read must not confirm the follower's read,
+  // registered after that round went out: by then another leader may exist.
+  Net net({1, 2, 3});
+  net.elect(1);
+  net.deliver_all();
+  REQUIRE(net.n(1).role() == Role::kLeader);
+  const Index commit = net.n(1).log().committed();
+  net.n(1).read_index("7");
+  auto is_heartbeat = [](const Message& m) { return m.type == MessageType::kHeartbeat; };
+  std::vector<Message> first_round = net.take(is_heartbeat);
+  REQUIRE(first_round.size() == 2);
+  REQUIRE(net.n(2).read_index("7") == Status::kOk);
+  std::vector<Message> request =
+      net.take([](const Message& m) { return m.type == MessageType::kReadIndex; });
+  REQUIRE(request.size() == 1);
+  net.n(1).step(request[0]);
+  std::vector<Message> second_round = net.take(is_heartbeat);
+  REQUIRE(second_round.size() == 2);
+  for (auto& m : first_round)
+    net.inject(m);
+  net.deliver_all();
+  REQUIRE(net.peer(1).reads.size() == 1);
+  CHECK(net.peer(1).reads[0].context == "7");
+  CHECK(net.peer(2).reads.empty());
+  for (auto& m : second_round)
+    net.inject(m);
+  net.deliver_all();
+  REQUIRE(net.peer(2).reads.size() == 1);
+  CHECK(net.peer(2).reads[0].context == "7");
+  CHECK(net.peer(2).reads[0].index == commit);
+}
+
+TEST_CASE("reads the leader registers before one Ready share one heartbeat round") {
+  Net net({1, 2, 3});
+  net.elect(1);
+  net.deliver_all();
+  REQUIRE(net.n(1).role() == Role::kLeader);
+  net.n(1).read_index("a");
+  Message from_follower;
+  from_follower.type = MessageType::kReadIndex;
+  from_follower.from = 3;
+  from_follower.to = 1;
+  from_follower.term = net.n(1).term();
+  from_follower.context = "b";
+  net.n(1).step(from_follower);
+  net.n(1).read_index("c");
+  std::vector<Message> heartbeats =
+      net.take([](const Message& m) { return m.type == MessageType::kHeartbeat; });
+  CHECK(heartbeats.size() == 2);  // one round, one heartbeat per follower
+  for (auto& m : heartbeats)
+    net.inject(m);
+  net.deliver_all();
+  REQUIRE(net.peer(1).reads.size() == 2);
+  CHECK(net.peer(1).reads[0].context == "a");
+  CHECK(net.peer(1).reads[1].context == "c");
+  REQUIRE(net.peer(3).reads.size() == 1);
+  CHECK(net.peer(3).reads[0].context == "b");
+}
+
 TEST_CASE("a partitioned leader never answers a read index") {
   Net net({1, 2, 3});
   net.elect(1);
