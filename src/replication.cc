@@ -63,6 +63,8 @@ uint16_t crc16(std::string_view s) {
 
 }  // namespace
 
+const std::string_view Replication::kNoLeaderError = kNoLeader;
+
 uint16_t key_hash_slot(std::string_view key) {
   size_t open = key.find('{');
   if (open != std::string_view::npos) {
@@ -566,7 +568,7 @@ void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv
     return;
   }
   if (!is_leader()) {
-    follower_route(client, spec, argv);
+    if (!follower_read(client, spec, argv)) follower_route(client, spec, argv);
     return;
   }
   if (!failure_.empty()) {
@@ -656,8 +658,7 @@ void Replication::follower_route(Client& client, const CommandSpec& spec, const 
     return;
   }
   uint64_t slot = client.reserve_reply();
-  proxy_->forward(addr, tls, client.id(), slot, client.db, client.reply.protocol(),
-                  client.authenticated ? client.user : "default", argv);
+  forward_to_leader(client, slot, addr, tls, argv);
 }
 
 void Replication::answer(uint64_t client_id, uint64_t slot, std::string_view bytes) {
@@ -670,6 +671,7 @@ void Replication::answer(uint64_t client_id, uint64_t slot, std::string_view byt
 void Replication::on_loop_iteration() {
   if (stopped_ || !node_) return;
   if (!read_batch_.empty()) start_read_barrier();
+  on_follower_loop_iteration();
   process_ready();
   // The leader's heartbeats and appends made while a batch is on the disk
   // go out now, not after that fsync (see Node::take_early_messages).
@@ -733,6 +735,10 @@ void Replication::on_read_state(const raft::ReadState& rs) {
   std::from_chars(rs.context.data(), rs.context.data() + rs.context.size(), id);
   auto it = read_batches_.find(id);
   if (it == read_batches_.end()) return;
+  if (it->second.follower) {
+    confirm_follower_reads(id, rs.index);
+    return;
+  }
   ReadBatch& batch = it->second;
   batch.confirmed = true;
   batch.confirmed_index = rs.index;
@@ -1079,6 +1085,7 @@ void Replication::run_read(PendingRead& r) {
     r.result.clear();
     return;
   }
+  if (r.recheck_acl && !acl_still_allows(*client, r)) return;
   std::vector<std::string_view> argv(r.argv.begin(), r.argv.end());
   execute_read(r, argv);
   client->pending_reply_bytes += r.result.size();
@@ -1109,6 +1116,9 @@ void Replication::on_soft_state(const raft::SoftState& ss) {
     // batches stay valid and are still served as entries are applied.
     fail_unconfirmed_reads(error_bytes("TRYAGAIN this node stopped being the Raft leader; retry"));
   }
+  // A follower's read barriers asked of the old leader may never be
+  // answered: ask whoever leads now.
+  if (leader_changed) reissue_follower_read_barriers();
   transfer_->on_soft_state(ss);
 }
 
@@ -1302,6 +1312,9 @@ std::vector<std::pair<std::string, std::string>> Replication::info_fields() cons
   add("snapshot_index", std::to_string(snapshot_index_));
   add("read_consistency", config_.read_consistency);
   add("follower_mode", config_.follower_mode);
+  add("follower_reads", config_.follower_reads);
+  add("follower_local_reads", std::to_string(follower_local_reads_));
+  add("proxy_forwarded", std::to_string(proxy_ ? proxy_->forwarded() : 0));
   add("raft_fsync", config_.raft_fsync);
   add("batches", std::to_string(batches_));
   add("fsyncs", std::to_string(fsyncs_));
