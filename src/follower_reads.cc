@@ -45,6 +45,9 @@ namespace kvraft {
 
 namespace {
 
+constexpr std::string_view kLeaderChangedError =
+    "TRYAGAIN the Raft leader changed before this command was served; retry";
+
 std::string error_reply_bytes(std::string_view message) {
   resp::ReplyWriter w;
   w.error(message);
@@ -97,13 +100,18 @@ void Replication::on_follower_loop_iteration() {
 }
 
 // Asks the leader for one read index covering every read queued in this
-// loop iteration (the context is the batch id).
+// loop iteration (the context is the batch id). A node that stopped being a
+// follower since the reads arrived refuses them (retryably): as a leader it
+// may have proposed its clients' later writes directly already, and a read
+// index it picks now could include them.
 void Replication::start_follower_read_barrier() {
   std::vector<PendingRead> reads;
   reads.swap(follower_read_batch_);
   uint64_t id = std::exchange(follower_read_batch_id_, 0);
   std::string refusal;
-  if (!failure_.empty()) {
+  if (node_->role() != raft::Role::kFollower) {
+    refusal = error_reply_bytes(kLeaderChangedError);
+  } else if (!failure_.empty()) {
     refusal = error_reply_bytes("TRYAGAIN this node cannot persist its Raft log; retry elsewhere");
   } else if (raft::Status st = node_->read_index(std::to_string(id));
              st == raft::Status::kNoLeader) {
@@ -144,13 +152,24 @@ void Replication::confirm_follower_reads(uint64_t batch_id, raft::Index read_ind
 }
 
 // After a leader change: the old leader forgot the requests it had not
-// answered, so they are asked again of the new one (the read index it gives
-// is picked after the reads arrived, so it is as good). With no leader
-// known they wait for the next change or time out.
+// answered, so a follower asks the new one again (the read index it gives
+// is picked after the reads arrived, so it is as good). A node that is no
+// longer a follower with a known leader refuses them instead (retryably):
+// a leader may propose its clients' later writes directly, before it would
+// pick a read index for their earlier reads.
 void Replication::reissue_follower_read_barriers() {
-  if (!node_ || node_->leader() == raft::kNoNode) return;
-  for (auto& [id, batch] : read_batches_)
-    if (batch.follower && !batch.confirmed) node_->read_index(std::to_string(id));
+  if (!node_) return;
+  bool follower = node_->role() == raft::Role::kFollower && node_->leader() != raft::kNoNode;
+  std::vector<uint64_t> refused;
+  for (auto& [id, batch] : read_batches_) {
+    if (!batch.follower || batch.confirmed) continue;
+    if (follower)
+      node_->read_index(std::to_string(id));
+    else
+      refused.push_back(id);
+  }
+  for (uint64_t id : refused)
+    fail_read_batch(id, error_reply_bytes(kLeaderChangedError));
 }
 
 // Whether a read of `client` served here still waits for its read index.
@@ -227,6 +246,12 @@ void Replication::flush_deferred_forwards() {
       continue;
     }
     --client->deferred_forwards;
+    if (is_leader()) {
+      // Its later commands may have been proposed here directly already:
+      // forwarded now, it would run after them. It has not run: retryable.
+      answer(d.client_id, d.slot, error_reply_bytes(kLeaderChangedError));
+      continue;
+    }
     bool tls = false;
     std::string address = leader_address_for(config_.tls_replication, &tls);
     if (address.empty()) {
