@@ -284,6 +284,7 @@ void Node::tick_heartbeat() {
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
     heartbeat_elapsed_ = 0;
     read_heartbeat_due_ = false;
+    if (!pending_reads_.empty()) read_round_seq_ = pending_reads_.back().seq;
     bcast_heartbeat(encode_read_seq(pending_reads_.empty() ? 0 : pending_reads_.back().seq));
   }
 }
@@ -710,13 +711,14 @@ void Node::handle_read_request(NodeId from, std::string context) {
   read_heartbeat_due_ = true;
 }
 
-// The heartbeat round for the reads registered since the last one (see
-// read_heartbeat_due_).
+// The heartbeat round for the reads registered since the last one, unless
+// a round is still in flight (see read_heartbeat_due_).
 void Node::flush_read_heartbeat() {
-  if (!read_heartbeat_due_) return;
+  if (!read_heartbeat_due_ || read_round_in_flight()) return;
   read_heartbeat_due_ = false;
   if (role_ != Role::kLeader || pending_reads_.empty()) return;
-  bcast_heartbeat(encode_read_seq(pending_reads_.back().seq));
+  read_round_seq_ = pending_reads_.back().seq;
+  bcast_heartbeat(encode_read_seq(read_round_seq_));
 }
 
 bool Node::lease_valid() const {
@@ -1063,7 +1065,8 @@ bool Node::has_ready() const {
   return soft_state() != prev_soft_ || hard_state() != prev_hard_ ||
          log_.unstable_snapshot().has_value() || !log_.unstable_entries().empty() ||
          log_.has_next_committed_entries() || !msgs_.empty() || !early_msgs_.empty() ||
-         !read_states_.empty() || !snapshot_chunks_.empty() || read_heartbeat_due_;
+         !read_states_.empty() || !snapshot_chunks_.empty() ||
+         (read_heartbeat_due_ && !read_round_in_flight());
 }
 
 Ready Node::ready() {

@@ -389,8 +389,18 @@ class Node {
   // Reads were registered since the last heartbeat: one heartbeat round for
   // all of them goes out with the next Ready (or take_early_messages), so
   // the reads of one host loop iteration, the leader's and every follower's,
-  // share a round instead of costing one each.
+  // share a round instead of costing one each. At most one such round is in
+  // flight: reads registered meanwhile go out together in the next round,
+  // sent once this one is confirmed (or with the next periodic heartbeat,
+  // which also carries the newest seq, should acknowledgements be lost).
+  // Under load that makes a round per round trip rather than per loop
+  // iteration, each round costing every follower a wake-up, a read and a
+  // write. read_round_seq_: the seq the newest round carried.
   bool read_heartbeat_due_ = false;
+  uint64_t read_round_seq_ = 0;
+  bool read_round_in_flight() const {
+    return !pending_reads_.empty() && pending_reads_.front().seq <= read_round_seq_;
+  }
 
   // Follower: the snapshot being received (meta, next expected offset).
   std::optional<SnapshotMeta> incoming_snapshot_;

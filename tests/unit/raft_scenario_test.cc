@@ -9,6 +9,7 @@
 // delivers it, so each test controls the interleaving exactly.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -631,20 +632,51 @@ TEST_CASE(
       net.take([](const Message& m) { return m.type == MessageType::kReadIndex; });
   REQUIRE(request.size() == 1);
   net.n(1).step(request[0]);
-  std::vector<Message> second_round = net.take(is_heartbeat);
-  REQUIRE(second_round.size() == 2);
+  net.flush(1);
+  // Only the first round reaches the followers (any later one is lost).
+  auto later_heartbeat = [&](const Message& m) {
+    return is_heartbeat(m) &&
+           std::find(first_round.begin(), first_round.end(), m) == first_round.end();
+  };
   for (auto& m : first_round)
     net.inject(m);
-  net.deliver_all();
+  net.deliver_all(later_heartbeat);
   REQUIRE(net.peer(1).reads.size() == 1);
   CHECK(net.peer(1).reads[0].context == "7");
   CHECK(net.peer(2).reads.empty());
-  for (auto& m : second_round)
-    net.inject(m);
+  // The next periodic heartbeat carries the follower's read.
+  net.tick(1);
   net.deliver_all();
   REQUIRE(net.peer(2).reads.size() == 1);
   CHECK(net.peer(2).reads[0].context == "7");
   CHECK(net.peer(2).reads[0].index == commit);
+}
+
+TEST_CASE("a read registered while a heartbeat round is in flight goes out in the next round") {
+  Net net({1, 2, 3});
+  net.elect(1);
+  net.deliver_all();
+  REQUIRE(net.n(1).role() == Role::kLeader);
+  auto is_heartbeat = [](const Message& m) { return m.type == MessageType::kHeartbeat; };
+  net.n(1).read_index("a");
+  std::vector<Message> first_round = net.take(is_heartbeat);
+  REQUIRE(first_round.size() == 2);
+  net.n(1).read_index("b");
+  net.n(1).read_index("c");
+  CHECK_FALSE(net.n(1).has_ready());  // b and c wait for the round in flight
+  CHECK(net.take(is_heartbeat).empty());
+  for (auto& m : first_round)
+    net.inject(m);
+  net.deliver_all();
+  // The first round's confirmation released a and sent one round for b and c.
+  REQUIRE(net.peer(1).reads.size() == 3);
+  CHECK(net.peer(1).reads[0].context == "a");
+  CHECK(net.peer(1).reads[1].context == "b");
+  CHECK(net.peer(1).reads[2].context == "c");
+  int rounds = 0;
+  for (const Message& m : net.delivered())
+    if (is_heartbeat(m)) ++rounds;
+  CHECK(rounds == 4);  // two rounds of two heartbeats
 }
 
 TEST_CASE("reads the leader registers before one Ready share one heartbeat round") {
