@@ -80,7 +80,7 @@ bool Replication::follower_read(Client& client, const CommandSpec& spec, const r
   r.client_id = client.id();
   r.slot = client.reserve_reply();
   r.spec = &spec;
-  r.argv.assign(argv.begin(), argv.end());
+  r.argv.assign(argv);
   r.db = client.db;
   r.protocol = client.reply.protocol();
   r.recheck_acl = true;
@@ -113,12 +113,18 @@ void Replication::start_follower_read_barrier() {
     refusal = error_reply_bytes(kLeaderChangedError);
   } else if (!failure_.empty()) {
     refusal = error_reply_bytes("TRYAGAIN this node cannot persist its Raft log; retry elsewhere");
+  } else if (follower_request_in_flight()) {
+    // Asked together with later batches once the answer in flight is in
+    // (confirm_follower_reads).
   } else if (raft::Status st = node_->read_index(std::to_string(id));
              st == raft::Status::kNoLeader) {
     refusal = error_reply_bytes(kNoLeaderError);
   } else if (st != raft::Status::kOk) {
     refusal =
         error_reply_bytes(std::string("TRYAGAIN read barrier refused: ") + raft::to_string(st));
+  } else {
+    follower_asked_batch_ = id;
+    follower_asked_ms_ = unix_time_ms();
   }
   if (!refusal.empty()) {
     for (auto& r : reads)
@@ -137,17 +143,57 @@ void Replication::start_follower_read_barrier() {
 // this request was sent, and the leader confirmed its leadership after
 // receiving it), so those are confirmed with it too: a lost answer costs no
 // timeout, and a client's reads get their read indexes in arrival order.
+//
+// Reads whose index is applied already run at once (no trip through
+// read_queue_); the others wait there for their apply position.
 void Replication::confirm_follower_reads(uint64_t batch_id, raft::Index read_index) {
-  for (auto it = read_batches_.begin(); it != read_batches_.end() && it->first <= batch_id; ++it) {
-    ReadBatch& batch = it->second;
-    if (!batch.follower || batch.confirmed) continue;
+  std::vector<uint64_t> ids;
+  for (auto it = read_batches_.begin(); it != read_batches_.end() && it->first <= batch_id; ++it)
+    if (it->second.follower && !it->second.confirmed) ids.push_back(it->first);
+  for (uint64_t id : ids) {
+    ReadBatch& batch = read_batches_.at(id);
     batch.confirmed = true;
     batch.confirmed_index = read_index;
-    for (size_t i = 0; i < batch.reads.size(); ++i) {
+    const size_t n = batch.reads.size();
+    for (size_t i = 0; i < n; ++i) {
       PendingRead& r = batch.reads[i];
       r.need = std::max(read_index, r.min_index);
-      read_queue_.emplace(r.need, std::make_pair(it->first, i));
+      if (r.need > applied_) {
+        read_queue_.emplace(r.need, std::make_pair(id, i));
+        continue;
+      }
+      run_read(r);
+      bool last = batch.remaining == 1;
+      release_read(id, batch, r);  // erases the batch after its last read
+      if (last) break;
     }
+  }
+  if (!follower_request_in_flight()) ask_follower_read_index();
+}
+
+// Whether a read index request of this follower awaits its answer. One at
+// a time: the batches of the loop iterations meanwhile are asked for
+// together by the next request, whose answer covers every batch before it
+// (confirm_follower_reads). Under load that makes a request per round trip
+// to the leader instead of one per loop iteration. A request unanswered for
+// two heartbeat intervals (its answer lost with a broken peer connection)
+// no longer holds the later ones back.
+bool Replication::follower_request_in_flight() const {
+  auto it = read_batches_.find(follower_asked_batch_);
+  return it != read_batches_.end() && !it->second.confirmed &&
+         unix_time_ms() - follower_asked_ms_ <= 2LL * config_.heartbeat_interval;
+}
+
+// Asks the leader for a read index for the newest follower batch without
+// one (and so for all before it); nothing if there is none.
+void Replication::ask_follower_read_index() {
+  for (auto it = read_batches_.rbegin(); it != read_batches_.rend(); ++it) {
+    if (!it->second.follower || it->second.confirmed) continue;
+    if (node_->read_index(std::to_string(it->first)) == raft::Status::kOk) {
+      follower_asked_batch_ = it->first;
+      follower_asked_ms_ = unix_time_ms();
+    }
+    return;
   }
 }
 
@@ -159,15 +205,13 @@ void Replication::confirm_follower_reads(uint64_t batch_id, raft::Index read_ind
 // pick a read index for their earlier reads.
 void Replication::reissue_follower_read_barriers() {
   if (!node_) return;
-  bool follower = node_->role() == raft::Role::kFollower && node_->leader() != raft::kNoNode;
-  std::vector<uint64_t> refused;
-  for (auto& [id, batch] : read_batches_) {
-    if (!batch.follower || batch.confirmed) continue;
-    if (follower)
-      node_->read_index(std::to_string(id));
-    else
-      refused.push_back(id);
+  if (node_->role() == raft::Role::kFollower && node_->leader() != raft::kNoNode) {
+    ask_follower_read_index();
+    return;
   }
+  std::vector<uint64_t> refused;
+  for (auto& [id, batch] : read_batches_)
+    if (batch.follower && !batch.confirmed) refused.push_back(id);
   for (uint64_t id : refused)
     fail_read_batch(id, error_reply_bytes(kLeaderChangedError));
 }
@@ -189,25 +233,26 @@ bool Replication::follower_reads_unconfirmed(const Client& client) const {
 bool Replication::acl_still_allows(Client& client, PendingRead& r) {
   if (r.acl_generation == server_.acl().generation()) return true;
   r.acl_generation = server_.acl().generation();
-  const CommandSpec* container = server_.commands().find(r.argv[0]);
-  if (container == nullptr) return true;  // checked on arrival; cannot vanish
-  std::vector<std::string_view> argv(r.argv.begin(), r.argv.end());
-  AclVerdict v = server_.acl().check(client, config_.requirepass, *container, argv);
-  if (v.kind == AclVerdict::kAllowed) return true;
-  r.executed = true;
-  r.exec_index = applied_;
-  if (v.kind == AclVerdict::kDisconnect) {
-    // The user is gone or disabled: the server closes such connections.
-    r.result.clear();
-    client.close_after_reply = true;
+  return r.argv.with_views([&](std::span<const std::string_view> argv) {
+    const CommandSpec* container = server_.commands().find(argv[0]);
+    if (container == nullptr) return true;  // checked on arrival; cannot vanish
+    AclVerdict v = server_.acl().check(client, config_.requirepass, *container, argv);
+    if (v.kind == AclVerdict::kAllowed) return true;
+    r.executed = true;
+    r.exec_index = applied_;
+    if (v.kind == AclVerdict::kDisconnect) {
+      // The user is gone or disabled: the server closes such connections.
+      r.result.clear();
+      client.close_after_reply = true;
+      return false;
+    }
+    resp::ReplyWriter w(r.protocol);
+    w.error(v.error);
+    r.result.assign(w.buffer());
+    client.pending_reply_bytes += r.result.size();
+    record_acl_denial(server_, client, v, *container, argv);
     return false;
-  }
-  resp::ReplyWriter w(r.protocol);
-  w.error(v.error);
-  r.result.assign(w.buffer());
-  client.pending_reply_bytes += r.result.size();
-  record_acl_denial(server_, client, v, *container, argv);
-  return false;
+  });
 }
 
 // Forwards a command of `client` to the leader — or, while the client has a

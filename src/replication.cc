@@ -626,7 +626,7 @@ void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv
     execute_read(r, argv);
     client.pending_reply_bytes += r.result.size();  // the caller checks the limit
   } else {
-    r.argv.assign(argv.begin(), argv.end());
+    r.argv.assign(argv);
   }
   read_batch_.push_back(std::move(r));
 }
@@ -1086,8 +1086,7 @@ void Replication::run_read(PendingRead& r) {
     return;
   }
   if (r.recheck_acl && !acl_still_allows(*client, r)) return;
-  std::vector<std::string_view> argv(r.argv.begin(), r.argv.end());
-  execute_read(r, argv);
+  r.argv.with_views([&](std::span<const std::string_view> argv) { execute_read(r, argv); });
   client->pending_reply_bytes += r.result.size();
   close_if_output_limit_reached(server_, *client);
 }

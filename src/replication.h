@@ -47,6 +47,7 @@
 #include "resp/parser.h"
 #include "src/command.h"
 #include "src/membership.h"
+#include "src/packed_argv.h"
 #include "src/snapshot.h"
 #include "src/write_record.h"
 #include "src/write_waiters.h"
@@ -220,7 +221,7 @@ class Replication {
     uint64_t client_id = 0;
     uint64_t slot = 0;
     const CommandSpec* spec = nullptr;
-    std::vector<std::string> argv;
+    PackedArgv argv;
     int db = 0;
     int protocol = 2;
     raft::Index min_index = 0;  // the client's own last write (read-your-writes)
@@ -281,6 +282,8 @@ class Replication {
   void start_follower_read_barrier();
   void confirm_follower_reads(uint64_t batch_id, raft::Index read_index);
   void reissue_follower_read_barriers();
+  bool follower_request_in_flight() const;
+  void ask_follower_read_index();
   bool follower_reads_unconfirmed(const Client& client) const;
   bool acl_still_allows(Client& client, PendingRead& read);
   void forward_to_leader(Client& client, uint64_t slot, const std::string& address, bool tls,
@@ -408,6 +411,8 @@ class Replication {
   // them (0 while none); commands waiting to be forwarded, in arrival order.
   std::vector<PendingRead> follower_read_batch_;
   uint64_t follower_read_batch_id_ = 0;
+  uint64_t follower_asked_batch_ = 0;  // newest follower batch whose read index was asked
+  int64_t follower_asked_ms_ = 0;      // when it was asked
   std::deque<DeferredForward> deferred_forwards_;
   uint64_t follower_local_reads_ = 0;  // reads this node served as a follower (RAFT.INFO)
 
