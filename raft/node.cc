@@ -659,16 +659,7 @@ void Node::handle_heartbeat_resp(const Message& m, Progress& pr) {
 // counting for all of its own) has acknowledged.
 void Node::release_confirmed_reads() {
   if (pending_reads_.empty()) return;
-  std::vector<Index> acked;
-  for (NodeId v : conf_state().voters) {
-    if (v == id_) {
-      acked.push_back(last_read_seq_);
-      continue;
-    }
-    auto it = progress_.find(v);
-    acked.push_back(it == progress_.end() ? 0 : it->second.read_acked_seq);
-  }
-  uint64_t confirmed = quorum_index(acked);
+  uint64_t confirmed = voters_quorum(last_read_seq_, &Progress::read_acked_seq);
   while (!pending_reads_.empty() && pending_reads_.front().seq <= confirmed) {
     PendingRead r = std::move(pending_reads_.front());
     pending_reads_.pop_front();
@@ -721,21 +712,27 @@ void Node::flush_read_heartbeat() {
   bcast_heartbeat(encode_read_seq(read_round_seq_));
 }
 
+// The largest value a quorum of voters has reached in `field` of their
+// Progress, this node counting with `own`.
+uint64_t Node::voters_quorum(uint64_t own, uint64_t Progress::*field) const {
+  std::vector<Index> values;
+  for (NodeId v : conf_state().voters) {
+    if (v == id_) {
+      values.push_back(own);
+      continue;
+    }
+    auto it = progress_.find(v);
+    values.push_back(it == progress_.end() ? 0 : it->second.*field);
+  }
+  return quorum_index(values);
+}
+
 bool Node::lease_valid() const {
   if (role_ != Role::kLeader || config_.read_only != ReadOnlyOption::kLeaseBased ||
       !config_.check_quorum || sent_timeout_now_) {
     return false;
   }
-  std::vector<Index> acks;
-  for (NodeId v : conf_state().voters) {
-    if (v == id_) {
-      acks.push_back(tick_count_);
-      continue;
-    }
-    auto it = progress_.find(v);
-    acks.push_back(it == progress_.end() ? 0 : it->second.lease_acked);
-  }
-  uint64_t start = quorum_index(acks);
+  uint64_t start = voters_quorum(tick_count_, &Progress::lease_acked);
   // Voters that acknowledged a heartbeat sent at `start` refuse to elect
   // anyone for election_tick of their ticks after receiving it; one tick of
   // margin covers the phase difference between our ticks and theirs.

@@ -304,6 +304,7 @@ class Node {
   bool committed_entry_in_current_term() const;
   void abort_transfer();
   void release_confirmed_reads();
+  uint64_t voters_quorum(uint64_t own, uint64_t Progress::*field) const;
   void flush_read_heartbeat();
   void send_timeout_now(NodeId to);
   void reject_read_index(const Message& m);

@@ -131,11 +131,7 @@ void Replication::start_follower_read_barrier() {
       answer(r.client_id, r.slot, refusal);
     return;
   }
-  ReadBatch& batch = read_batches_[id];
-  batch.started_ms = unix_time_ms();
-  batch.remaining = reads.size();
-  batch.reads = std::move(reads);
-  batch.follower = true;
+  open_read_batch(id, std::move(reads)).follower = true;
 }
 
 // The leader's read index for follower batch `batch_id`. It is just as good

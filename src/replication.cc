@@ -717,10 +717,7 @@ void Replication::start_read_barrier() {
       answer(r.client_id, r.slot, err);
     return;
   }
-  ReadBatch& batch = read_batches_[id];
-  batch.started_ms = unix_time_ms();
-  batch.remaining = reads.size();
-  batch.reads = std::move(reads);
+  ReadBatch& batch = open_read_batch(id, std::move(reads));
   for (size_t i = 0; i < batch.reads.size(); ++i) {
     PendingRead& r = batch.reads[i];
     if (r.early) continue;  // ran on arrival; waits only for the barrier
@@ -728,6 +725,15 @@ void Replication::start_read_barrier() {
     read_queue_.emplace(r.need, std::make_pair(id, i));
   }
   serve_reads();
+}
+
+Replication::ReadBatch& Replication::open_read_batch(uint64_t id,
+                                                     std::vector<PendingRead>&& reads) {
+  ReadBatch& batch = read_batches_[id];
+  batch.started_ms = unix_time_ms();
+  batch.remaining = reads.size();
+  batch.reads = std::move(reads);
+  return batch;
 }
 
 void Replication::on_read_state(const raft::ReadState& rs) {

@@ -267,6 +267,8 @@ class Replication {
   void apply_entries(std::vector<raft::Entry>& entries);
   void apply_entry(const raft::Entry& entry);
   void start_read_barrier();
+  // Registers `reads` as batch `id`, waiting for its barrier from now.
+  ReadBatch& open_read_batch(uint64_t id, std::vector<PendingRead>&& reads);
   void on_read_state(const raft::ReadState& rs);
   void serve_reads();
   void release_read(uint64_t batch_id, ReadBatch& batch, PendingRead& read);

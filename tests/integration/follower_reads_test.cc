@@ -7,44 +7,20 @@
 // never answers from its stale state, and a connection's pipelined writes
 // (forwarded) and reads (local) keep their order.
 #include <doctest/doctest.h>
-#include <stdlib.h>
-
 #include <chrono>
 #include <fstream>
 #include <string>
 #include <thread>
 
 #include "tests/support/cluster.h"
+#include "tests/support/slow_fsync_shim.h"
 
 using kvraft::test::LocalCluster;
 using kvraft::test::RedisConnection;
 using kvraft::test::Reply;
+using kvraft::test::SlowFsyncShim;
 
 namespace {
-
-// Puts the slow-fsync shim (tests/support/preload/slow_fsync.c) in the
-// environment of the nodes started while it lives.
-class SlowFsyncShim {
- public:
-  SlowFsyncShim() {
-    const char* old = ::getenv("LD_PRELOAD");
-    saved_ = old ? old : "";
-    had_ = old != nullptr;
-    std::string value = KVRAFT_SLOW_FSYNC_LIB;
-    if (!saved_.empty()) value += ":" + saved_;
-    ::setenv("LD_PRELOAD", value.c_str(), 1);
-  }
-  ~SlowFsyncShim() {
-    if (had_)
-      ::setenv("LD_PRELOAD", saved_.c_str(), 1);
-    else
-      ::unsetenv("LD_PRELOAD");
-  }
-
- private:
-  std::string saved_;
-  bool had_ = false;
-};
 
 uint64_t field_number(LocalCluster& cluster, int node, const std::string& name) {
   std::string v = cluster.raft_field(node, name);
