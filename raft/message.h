@@ -52,8 +52,9 @@ enum class MessageType : uint8_t {
   kAppResp = 6,
   // Heartbeat: leadership assertion without entries. Uses: term, commit
   // (min of leader commit and the follower's known match, so a follower
-  // never commits entries it may not hold), context (the ReadIndex context of
-  // the newest pending read, echoed back), lease_tick.
+  // never commits entries it may not hold), context (the leader's ReadIndex
+  // seq of its newest pending read, see Node::pending_reads_, echoed back),
+  // lease_tick.
   kHeartbeat = 7,
   // Answer to kHeartbeat. Uses: term, context and lease_tick (echoed).
   kHeartbeatResp = 8,

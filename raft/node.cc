@@ -63,6 +63,28 @@ const char* to_string(Status s) {
 
 namespace {
 constexpr uint64_t kNoLimit = std::numeric_limits<uint64_t>::max();
+
+// A ReadIndex seq as a heartbeat context: 8 bytes little-endian, short
+// enough to stay in std::string's inline buffer (no allocation per
+// heartbeat). 0 (no read pending) is the empty context.
+std::string encode_read_seq(uint64_t seq) {
+  if (seq == 0) return {};
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i)
+    out[static_cast<size_t>(i)] = static_cast<char>((seq >> (8 * i)) & 0xff);
+  return out;
+}
+
+// The seq a heartbeat response echoes; 0 for anything else (an empty
+// context, or bytes that are not one of ours).
+uint64_t decode_read_seq(const std::string& context) {
+  if (context.size() != 8) return 0;
+  uint64_t seq = 0;
+  for (int i = 0; i < 8; ++i)
+    seq |= static_cast<uint64_t>(static_cast<unsigned char>(context[static_cast<size_t>(i)]))
+           << (8 * i);
+  return seq;
+}
 }  // namespace
 
 Node::Node(const Config& config, const Storage& storage)
@@ -109,6 +131,7 @@ void Node::reset(Term term) {
   progress_.clear();
   pending_reads_.clear();
   reads_waiting_commit_.clear();
+  read_heartbeat_due_ = false;
 }
 
 void Node::become_follower(Term term, NodeId lead) {
@@ -260,7 +283,9 @@ void Node::tick_heartbeat() {
   }
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
     heartbeat_elapsed_ = 0;
-    bcast_heartbeat(pending_reads_.empty() ? std::string() : pending_reads_.back().context);
+    read_heartbeat_due_ = false;
+    if (!pending_reads_.empty()) read_round_seq_ = pending_reads_.back().seq;
+    bcast_heartbeat(encode_read_seq(pending_reads_.empty() ? 0 : pending_reads_.back().seq));
   }
 }
 
@@ -622,37 +647,39 @@ void Node::handle_heartbeat_resp(const Message& m, Progress& pr) {
   if (pr.state != ProgressState::kSnapshot && pr.match < log_.last_index()) {
     maybe_send_append(m.from, true);
   }
-  if (m.context.empty()) return;
-  // ReadIndex: an acknowledgement of context c confirms leadership at a
-  // time after every read queued up to c was registered.
-  for (size_t pos = 0; pos < pending_reads_.size(); ++pos) {
-    if (pending_reads_[pos].context != m.context) continue;
-    pending_reads_[pos].acks[m.from] = true;
-    const ConfState& conf = conf_state();
-    size_t acks = 0;
-    for (NodeId v : conf.voters) {
-      if (pending_reads_[pos].acks.count(v)) ++acks;
-    }
-    if (acks >= quorum_size(conf.voters.size())) release_reads_up_to(pos);
-    break;
+  // ReadIndex: an acknowledgement of seq s confirms leadership at a time
+  // after every read up to s was registered.
+  uint64_t seq = decode_read_seq(m.context);
+  if (seq == 0 || seq <= pr.read_acked_seq) return;
+  pr.read_acked_seq = seq;
+  release_confirmed_reads();
+}
+
+// Answers every pending read whose seq a quorum of voters (this leader
+// counting for all of its own) has acknowledged.
+void Node::release_confirmed_reads() {
+  if (pending_reads_.empty()) return;
+  uint64_t confirmed = voters_quorum(last_read_seq_, &Progress::read_acked_seq);
+  while (!pending_reads_.empty() && pending_reads_.front().seq <= confirmed) {
+    PendingRead r = std::move(pending_reads_.front());
+    pending_reads_.pop_front();
+    answer_read(std::move(r));
   }
 }
 
-void Node::release_reads_up_to(size_t pos) {
-  for (size_t k = 0; k <= pos; ++k) {
-    PendingRead r = std::move(pending_reads_.front());
-    pending_reads_.pop_front();
-    if (r.from == id_) {
-      read_states_.push_back(ReadState{r.index, std::move(r.context)});
-    } else {
-      Message resp;
-      resp.type = MessageType::kReadIndexResp;
-      resp.to = r.from;
-      resp.index = r.index;
-      resp.context = std::move(r.context);
-      send(std::move(resp));
-    }
+// A confirmed read: a ReadState here, or the answer to the follower that
+// asked.
+void Node::answer_read(PendingRead&& r) {
+  if (r.from == id_) {
+    read_states_.push_back(ReadState{r.index, std::move(r.context)});
+    return;
   }
+  Message resp;
+  resp.type = MessageType::kReadIndexResp;
+  resp.to = r.from;
+  resp.index = r.index;
+  resp.context = std::move(r.context);
+  send(std::move(resp));
 }
 
 void Node::handle_read_request(NodeId from, std::string context) {
@@ -660,24 +687,44 @@ void Node::handle_read_request(NodeId from, std::string context) {
     reads_waiting_commit_.emplace_back(from, std::move(context));
     return;
   }
+  PendingRead r;
+  r.context = std::move(context);
+  r.index = log_.committed();
+  r.from = from;
+  r.seq = ++last_read_seq_;
   const ConfState& conf = conf_state();
   bool sole_voter = conf.voters.size() == 1 && conf.voters[0] == id_;
   if (sole_voter || lease_valid() || config_.mutations.read_without_quorum_check) {
-    PendingRead r;
-    r.context = std::move(context);
-    r.index = log_.committed();
-    r.from = from;
-    pending_reads_.push_front(std::move(r));
-    release_reads_up_to(0);
+    answer_read(std::move(r));
     return;
   }
-  PendingRead r;
-  r.context = context;
-  r.index = log_.committed();
-  r.from = from;
-  r.acks[id_] = true;
   pending_reads_.push_back(std::move(r));
-  bcast_heartbeat(context);
+  read_heartbeat_due_ = true;
+}
+
+// The heartbeat round for the reads registered since the last one, unless
+// a round is still in flight (see read_heartbeat_due_).
+void Node::flush_read_heartbeat() {
+  if (!read_heartbeat_due_ || read_round_in_flight()) return;
+  read_heartbeat_due_ = false;
+  if (role_ != Role::kLeader || pending_reads_.empty()) return;
+  read_round_seq_ = pending_reads_.back().seq;
+  bcast_heartbeat(encode_read_seq(read_round_seq_));
+}
+
+// The largest value a quorum of voters has reached in `field` of their
+// Progress, this node counting with `own`.
+uint64_t Node::voters_quorum(uint64_t own, uint64_t Progress::*field) const {
+  std::vector<Index> values;
+  for (NodeId v : conf_state().voters) {
+    if (v == id_) {
+      values.push_back(own);
+      continue;
+    }
+    auto it = progress_.find(v);
+    values.push_back(it == progress_.end() ? 0 : it->second.*field);
+  }
+  return quorum_index(values);
 }
 
 bool Node::lease_valid() const {
@@ -685,16 +732,7 @@ bool Node::lease_valid() const {
       !config_.check_quorum || sent_timeout_now_) {
     return false;
   }
-  std::vector<Index> acks;
-  for (NodeId v : conf_state().voters) {
-    if (v == id_) {
-      acks.push_back(tick_count_);
-      continue;
-    }
-    auto it = progress_.find(v);
-    acks.push_back(it == progress_.end() ? 0 : it->second.lease_acked);
-  }
-  uint64_t start = quorum_index(acks);
+  uint64_t start = voters_quorum(tick_count_, &Progress::lease_acked);
   // Voters that acknowledged a heartbeat sent at `start` refuse to elect
   // anyone for election_tick of their ticks after receiving it; one tick of
   // margin covers the phase difference between our ticks and theirs.
@@ -1024,11 +1062,13 @@ bool Node::has_ready() const {
   return soft_state() != prev_soft_ || hard_state() != prev_hard_ ||
          log_.unstable_snapshot().has_value() || !log_.unstable_entries().empty() ||
          log_.has_next_committed_entries() || !msgs_.empty() || !early_msgs_.empty() ||
-         !read_states_.empty() || !snapshot_chunks_.empty();
+         !read_states_.empty() || !snapshot_chunks_.empty() ||
+         (read_heartbeat_due_ && !read_round_in_flight());
 }
 
 Ready Node::ready() {
   RAFT_CHECK(!ready_outstanding_, "ready() called before advance() of the previous Ready");
+  flush_read_heartbeat();
   Ready rd;
   if (soft_state() != prev_soft_) {
     rd.soft_state = soft_state();
@@ -1060,6 +1100,7 @@ Ready Node::ready() {
 }
 
 std::vector<Message> Node::take_early_messages() {
+  flush_read_heartbeat();
   std::vector<Message> out = std::move(early_msgs_);
   early_msgs_.clear();
   for (const Message& m : out)

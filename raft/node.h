@@ -303,7 +303,9 @@ class Node {
   bool quorum_active() const;
   bool committed_entry_in_current_term() const;
   void abort_transfer();
-  void release_reads_up_to(size_t pos);
+  void release_confirmed_reads();
+  uint64_t voters_quorum(uint64_t own, uint64_t Progress::*field) const;
+  void flush_read_heartbeat();
   void send_timeout_now(NodeId to);
   void reject_read_index(const Message& m);
 
@@ -363,17 +365,43 @@ class Node {
 
   // ReadIndex (leader). Reads wait in reads_waiting_commit_ until an entry
   // of the leader's term is committed (before that the commit index may lag
-  // what earlier leaders committed); then each gets a read index and waits in
-  // pending_reads_ for a heartbeat quorum acknowledging its context or a
-  // later one.
+  // what earlier leaders committed); then each gets a read index and a
+  // sequence number `seq` and waits in pending_reads_ for a quorum of voters
+  // to acknowledge a heartbeat carrying that seq or a later one.
+  //
+  // The heartbeat carries the leader's own seq, not the requester's context:
+  // contexts are only unique per requester (every node numbers its reads
+  // from 1), and an acknowledgement matched by context could confirm a read
+  // registered after the heartbeat it answers. Invariants: seqs in
+  // pending_reads_ increase from front to back and are <= last_read_seq_;
+  // a voter's Progress::read_acked_seq is the newest seq it acknowledged in
+  // this term, so a heartbeat sent before a read was registered can never
+  // confirm it. last_read_seq_ never goes back (not even across terms).
   struct PendingRead {
     std::string context;
     Index index = 0;
     NodeId from = kNoNode;  // requester (self or a follower)
-    std::map<NodeId, bool> acks;
+    uint64_t seq = 0;
   };
+  void answer_read(PendingRead&& r);
   std::vector<std::pair<NodeId, std::string>> reads_waiting_commit_;
   std::deque<PendingRead> pending_reads_;
+  uint64_t last_read_seq_ = 0;
+  // Reads were registered since the last heartbeat: one heartbeat round for
+  // all of them goes out with the next Ready (or take_early_messages), so
+  // the reads of one host loop iteration, the leader's and every follower's,
+  // share a round instead of costing one each. At most one such round is in
+  // flight: reads registered meanwhile go out together in the next round,
+  // sent once this one is confirmed (or with the next periodic heartbeat,
+  // which also carries the newest seq, should acknowledgements be lost).
+  // Under load that makes a round per round trip rather than per loop
+  // iteration, each round costing every follower a wake-up, a read and a
+  // write. read_round_seq_: the seq the newest round carried.
+  bool read_heartbeat_due_ = false;
+  uint64_t read_round_seq_ = 0;
+  bool read_round_in_flight() const {
+    return !pending_reads_.empty() && pending_reads_.front().seq <= read_round_seq_;
+  }
 
   // Follower: the snapshot being received (meta, next expected offset).
   std::optional<SnapshotMeta> incoming_snapshot_;

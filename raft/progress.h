@@ -64,6 +64,9 @@ struct Progress {
   Inflights inflights;
   // Newest lease_tick echoed by a heartbeat response (leader lease).
   uint64_t lease_acked = 0;
+  // Newest ReadIndex seq echoed by a heartbeat response (see
+  // Node::pending_reads_); 0 when none in this term.
+  uint64_t read_acked_seq = 0;
 
   // kSnapshot: the transfer in progress. Chunks [0, snap_acked) are durable
   // on the follower; [snap_acked, snap_sent) are in flight.

@@ -107,8 +107,23 @@ class Client {
   // The newest log index this client's writes were proposed at: its later
   // reads wait until it is applied (read-your-writes, as Redis gives).
   uint64_t last_write_index = 0;
+  // Follower reads (src/follower_reads.cc), which keep a connection's
+  // commands in order across the two ways a follower serves them: the
+  // reply slot of its newest command forwarded to the leader (0: none),
+  // the id of the read batch holding its newest local read (0: none), and
+  // how many of its commands wait to be forwarded until its local reads
+  // have their read index.
+  uint64_t last_proxied_slot = 0;
+  uint64_t follower_read_batch = 0;
+  uint32_t deferred_forwards = 0;
 
   bool has_pending_replies() const { return !pending_replies.empty(); }
+  // Whether slot `seq` was reserved and is not filled yet.
+  bool reply_slot_waiting(uint64_t seq) const {
+    if (pending_replies.empty() || seq < pending_replies.front().seq) return false;
+    size_t pos = seq - pending_replies.front().seq;
+    return pos < pending_replies.size() && !pending_replies[pos].ready;
+  }
   // Reserves the next reply slot and returns its sequence number.
   uint64_t reserve_reply();
   // Fills slot `seq` with encoded reply bytes and moves every ready slot at

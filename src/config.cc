@@ -249,6 +249,8 @@ const std::vector<Directive>& directives() {
                                {"linearizable", "lease", "stale", "log"}, true));
     d.push_back(
         enum_directive("follower-mode", &Config::follower_mode, {"proxy", "redirect"}, true));
+    d.push_back(
+        enum_directive("follower-reads", &Config::follower_reads, {"readindex", "proxy"}, true));
     d.push_back(enum_directive("raft-fsync", &Config::raft_fsync, {"always", "never"}, false));
     d.push_back(
         memory_directive("raft-log-segment-size", &Config::raft_log_segment_size, 4096, false));

@@ -90,6 +90,7 @@ struct Config {
   int heartbeat_interval = 50;                    // ms
   std::string read_consistency = "linearizable";  // linearizable|lease|stale|log
   std::string follower_mode = "proxy";            // proxy|redirect
+  std::string follower_reads = "readindex";       // readindex|proxy (follower-mode proxy only)
   std::string raft_fsync = "always";              // always|never
   int64_t raft_log_segment_size = 64LL * 1024 * 1024;
   // Snapshot policy (Replication::maybe_snapshot), as Redis's automatic AOF

@@ -63,6 +63,8 @@ uint16_t crc16(std::string_view s) {
 
 }  // namespace
 
+const std::string_view Replication::kNoLeaderError = kNoLeader;
+
 uint16_t key_hash_slot(std::string_view key) {
   size_t open = key.find('{');
   if (open != std::string_view::npos) {
@@ -568,7 +570,7 @@ void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv
     return;
   }
   if (!is_leader()) {
-    follower_route(client, spec, argv);
+    if (!follower_read(client, spec, argv)) follower_route(client, spec, argv);
     return;
   }
   if (!failure_.empty()) {
@@ -626,7 +628,7 @@ void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv
     execute_read(r, argv);
     client.pending_reply_bytes += r.result.size();  // the caller checks the limit
   } else {
-    r.argv.assign(argv.begin(), argv.end());
+    r.argv.assign(argv);
   }
   read_batch_.push_back(std::move(r));
 }
@@ -658,8 +660,7 @@ void Replication::follower_route(Client& client, const CommandSpec& spec, const 
     return;
   }
   uint64_t slot = client.reserve_reply();
-  proxy_->forward(addr, tls, client.id(), slot, client.db, client.reply.protocol(),
-                  client.authenticated ? client.user : "default", argv);
+  forward_to_leader(client, slot, addr, tls, argv);
 }
 
 void Replication::answer(uint64_t client_id, uint64_t slot, std::string_view bytes) {
@@ -672,6 +673,7 @@ void Replication::answer(uint64_t client_id, uint64_t slot, std::string_view byt
 void Replication::on_loop_iteration() {
   if (stopped_ || !node_) return;
   if (!read_batch_.empty()) start_read_barrier();
+  on_follower_loop_iteration();
   process_ready();
   // The leader's heartbeats and appends made while a batch is on the disk
   // go out now, not after that fsync (see Node::take_early_messages).
@@ -745,10 +747,7 @@ void Replication::start_read_barrier() {
       answer(r.client_id, r.slot, err);
     return;
   }
-  ReadBatch& batch = read_batches_[id];
-  batch.started_ms = unix_time_ms();
-  batch.remaining = reads.size();
-  batch.reads = std::move(reads);
+  ReadBatch& batch = open_read_batch(id, std::move(reads));
   for (size_t i = 0; i < batch.reads.size(); ++i) {
     PendingRead& r = batch.reads[i];
     if (r.early) continue;  // ran on arrival; waits only for the barrier
@@ -758,11 +757,24 @@ void Replication::start_read_barrier() {
   serve_reads();
 }
 
+Replication::ReadBatch& Replication::open_read_batch(uint64_t id,
+                                                     std::vector<PendingRead>&& reads) {
+  ReadBatch& batch = read_batches_[id];
+  batch.started_ms = unix_time_ms();
+  batch.remaining = reads.size();
+  batch.reads = std::move(reads);
+  return batch;
+}
+
 void Replication::on_read_state(const raft::ReadState& rs) {
   uint64_t id = 0;
   std::from_chars(rs.context.data(), rs.context.data() + rs.context.size(), id);
   auto it = read_batches_.find(id);
   if (it == read_batches_.end()) return;
+  if (it->second.follower) {
+    confirm_follower_reads(id, rs.index);
+    return;
+  }
   ReadBatch& batch = it->second;
   batch.confirmed = true;
   batch.confirmed_index = rs.index;
@@ -1109,8 +1121,8 @@ void Replication::run_read(PendingRead& r) {
     r.result.clear();
     return;
   }
-  std::vector<std::string_view> argv(r.argv.begin(), r.argv.end());
-  execute_read(r, argv);
+  if (r.recheck_acl && !acl_still_allows(*client, r)) return;
+  r.argv.with_views([&](std::span<const std::string_view> argv) { execute_read(r, argv); });
   client->pending_reply_bytes += r.result.size();
   close_if_output_limit_reached(server_, *client);
 }
@@ -1139,6 +1151,9 @@ void Replication::on_soft_state(const raft::SoftState& ss) {
     // batches stay valid and are still served as entries are applied.
     fail_unconfirmed_reads(error_bytes("TRYAGAIN this node stopped being the Raft leader; retry"));
   }
+  // A follower's read barriers asked of the old leader may never be
+  // answered: ask whoever leads now.
+  if (leader_changed) reissue_follower_read_barriers();
   transfer_->on_soft_state(ss);
 }
 
@@ -1332,6 +1347,9 @@ std::vector<std::pair<std::string, std::string>> Replication::info_fields() cons
   add("snapshot_index", std::to_string(snapshot_index_));
   add("read_consistency", config_.read_consistency);
   add("follower_mode", config_.follower_mode);
+  add("follower_reads", config_.follower_reads);
+  add("follower_local_reads", std::to_string(follower_local_reads_));
+  add("proxy_forwarded", std::to_string(proxy_ ? proxy_->forwarded() : 0));
   add("raft_fsync", config_.raft_fsync);
   add("batches", std::to_string(batches_));
   add("fsyncs", std::to_string(fsyncs_));

@@ -47,6 +47,7 @@
 #include "resp/parser.h"
 #include "src/command.h"
 #include "src/membership.h"
+#include "src/packed_argv.h"
 #include "src/snapshot.h"
 #include "src/write_record.h"
 #include "src/write_waiters.h"
@@ -203,6 +204,8 @@ class Replication {
   // The error a write gets on a removed node (retryable for a proxied one).
   static std::string removed_error(const Client& client);
   static const std::string_view kRemovedError;
+  // The error a command needing the leader gets while none is known.
+  static const std::string_view kNoLeaderError;
 
  private:
   using Waiter = WriteWaiter;  // a client waiting for the entry it proposed
@@ -218,14 +221,16 @@ class Replication {
     uint64_t client_id = 0;
     uint64_t slot = 0;
     const CommandSpec* spec = nullptr;
-    std::vector<std::string> argv;
+    PackedArgv argv;
     int db = 0;
     int protocol = 2;
     raft::Index min_index = 0;  // the client's own last write (read-your-writes)
     raft::Index need = 0;
     bool executed = false;
-    raft::Index exec_index = 0;  // applied index when it ran
-    bool early = false;          // ran on arrival (see Replication::read)
+    raft::Index exec_index = 0;   // applied index when it ran
+    bool early = false;           // ran on arrival (see Replication::read)
+    bool recheck_acl = false;     // a follower read: ACL checked again when it runs
+    uint64_t acl_generation = 0;  // Acl::generation() when it arrived (recheck_acl)
     std::string result;
     bool done = false;
   };
@@ -235,6 +240,17 @@ class Replication {
     size_t remaining = 0;
     bool confirmed = false;
     raft::Index confirmed_index = 0;
+    bool follower = false;  // reads of a follower, read index asked of the leader
+  };
+  // A command a follower forwards to the leader only once the client's
+  // local reads before it have their read index (src/follower_reads.cc).
+  struct DeferredForward {
+    uint64_t client_id = 0;
+    uint64_t slot = 0;
+    int db = 0;
+    int protocol = 2;
+    std::string user;
+    std::vector<std::string> argv;
   };
 
   static void on_tick(uv_timer_t* timer);
@@ -254,6 +270,8 @@ class Replication {
   void apply_entries(std::vector<raft::Entry>& entries);
   void apply_entry(const raft::Entry& entry);
   void start_read_barrier();
+  // Registers `reads` as batch `id`, waiting for its barrier from now.
+  ReadBatch& open_read_batch(uint64_t id, std::vector<PendingRead>&& reads);
   void on_read_state(const raft::ReadState& rs);
   void serve_reads();
   void release_read(uint64_t batch_id, ReadBatch& batch, PendingRead& read);
@@ -262,6 +280,20 @@ class Replication {
   void run_read(PendingRead& read);
   void execute_read(PendingRead& read, std::span<const std::string_view> argv);
   void uncharge_read(PendingRead& read);
+  // Follower reads (src/follower_reads.cc): thesis §6.4 ReadIndex asked of
+  // the leader once per loop iteration, then served from local state.
+  bool follower_read(Client& client, const CommandSpec& spec, const resp::Argv& argv);
+  void on_follower_loop_iteration();
+  void start_follower_read_barrier();
+  void confirm_follower_reads(uint64_t batch_id, raft::Index read_index);
+  void reissue_follower_read_barriers();
+  bool follower_request_in_flight() const;
+  void ask_follower_read_index();
+  bool follower_reads_unconfirmed(const Client& client) const;
+  bool acl_still_allows(Client& client, PendingRead& read);
+  void forward_to_leader(Client& client, uint64_t slot, const std::string& address, bool tls,
+                         const resp::Argv& argv);
+  void flush_deferred_forwards();
   void answer(uint64_t client_id, uint64_t slot, std::string_view bytes);
   // Registers the waiter of the entry this leader just proposed at `index`,
   // answering "outcome unknown" to older-term waiters at or above it (see
@@ -385,6 +417,14 @@ class Replication {
   std::map<uint64_t, ReadBatch> read_batches_;
   std::multimap<raft::Index, std::pair<uint64_t, size_t>> read_queue_;
   uint64_t next_read_context_ = 1;
+  // Follower reads of this loop iteration and the batch id reserved for
+  // them (0 while none); commands waiting to be forwarded, in arrival order.
+  std::vector<PendingRead> follower_read_batch_;
+  uint64_t follower_read_batch_id_ = 0;
+  uint64_t follower_asked_batch_ = 0;  // newest follower batch whose read index was asked
+  int64_t follower_asked_ms_ = 0;      // when it was asked
+  std::deque<DeferredForward> deferred_forwards_;
+  uint64_t follower_local_reads_ = 0;  // reads this node served as a follower (RAFT.INFO)
 
   // Snapshots.
   raft::Index snapshot_index_ = 0;

@@ -72,8 +72,45 @@ void on_close(uv_handle_t* handle) {
   server->close_client(*client);  // second call: frees (see close_client)
 }
 
+// A pipeline of reads arrives as many commands in one buffer, and each
+// lookup in a large keyspace is two dependent cache misses (bucket slot,
+// then entry) that, executed one command after the other, the CPU takes
+// one after the other: under -P 16 GETs they were a quarter of the
+// server's CPU. Before executing, this looks ahead at up to kLookahead
+// complete commands in the buffer and asks for the bucket slots of their
+// keys, then for the entries, so those misses overlap. Only a hint: it
+// never changes anything, only multibulk requests are looked at (their
+// arguments point into the buffer), and a key that is not one costs a
+// useless prefetch.
+void prefetch_pipelined_keys(Server& server, const Client& client) {
+  constexpr size_t kLookahead = 16;
+  std::string_view buf = client.query.unparsed();
+  if (buf.empty() || buf[0] != '*') return;
+  std::string_view keys[kLookahead];
+  size_t n = 0;
+  resp::RequestParser lookahead;
+  resp::Argv argv;
+  for (size_t pos = 0; n < kLookahead && pos < buf.size() && buf[pos] == '*';) {
+    size_t consumed = 0;
+    if (lookahead.parse(buf.substr(pos), &consumed, &argv) != resp::ParseStatus::kComplete) break;
+    pos += consumed;
+    if (argv.empty()) continue;
+    const CommandSpec* spec = server.commands().find(argv[0]);
+    if (spec && (spec->flags & kCmdReadonly) && spec->first_key > 0 &&
+        static_cast<size_t>(spec->first_key) < argv.size())
+      keys[n++] = argv[static_cast<size_t>(spec->first_key)];
+  }
+  if (n < 2) return;  // a lone command gains nothing
+  const storage::Keyspace& ks = server.keyspace();
+  for (size_t i = 0; i < n; ++i)
+    ks.prefetch(client.db, keys[i], 1);
+  for (size_t i = 0; i < n; ++i)
+    ks.prefetch(client.db, keys[i], 2);
+}
+
 // Parses and executes every complete command in the client's query buffer.
 void process_input(Server& server, Client& client) {
+  prefetch_pipelined_keys(server, client);
   resp::Argv argv;
   while (!client.closing && !client.close_after_reply) {
     size_t consumed = 0;

@@ -5,7 +5,6 @@
 // shim (tests/support/preload/slow_fsync.c) that delays the fsyncs of the
 // log segments in a directory holding a "slow-fsync-ms" file.
 #include <doctest/doctest.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <fstream>
@@ -13,37 +12,11 @@
 #include <thread>
 
 #include "tests/support/cluster.h"
+#include "tests/support/slow_fsync_shim.h"
 
 using kvraft::test::LocalCluster;
 using kvraft::test::RedisConnection;
-
-namespace {
-
-// Puts the shim in the environment of every process started while it
-// lives (the cluster's nodes), and takes it out again.
-class SlowFsyncShim {
- public:
-  SlowFsyncShim() {
-    const char* old = ::getenv("LD_PRELOAD");
-    saved_ = old ? old : "";
-    had_ = old != nullptr;
-    std::string value = KVRAFT_SLOW_FSYNC_LIB;
-    if (!saved_.empty()) value += ":" + saved_;
-    ::setenv("LD_PRELOAD", value.c_str(), 1);
-  }
-  ~SlowFsyncShim() {
-    if (had_)
-      ::setenv("LD_PRELOAD", saved_.c_str(), 1);
-    else
-      ::unsetenv("LD_PRELOAD");
-  }
-
- private:
-  std::string saved_;
-  bool had_ = false;
-};
-
-}  // namespace
+using kvraft::test::SlowFsyncShim;
 
 TEST_CASE("a leader whose fsyncs take longer than the election timeout keeps its leadership") {
   SlowFsyncShim shim;

@@ -9,8 +9,10 @@
 #                            (it stops at the first one).
 # Under ASan/UBSan (KVRAFT_SANITIZE=ON) the instrumented Debug build is ~25x
 # slower, so the default seed count drops to 100 and the commit-prior-term
-# mutation, which the simulator first catches at seed 850 (3 nodes), runs
-# only in the optimised build. Override with -DKVRAFT_SIM_SEEDS=N.
+# mutation, which the simulator first catches at seed 2821 (3 nodes; 850
+# before ReadIndex heartbeat rounds were coalesced, which reshuffled the
+# histories), runs only in the optimised build, with three times the
+# mutation seed budget. Override with -DKVRAFT_SIM_SEEDS=N.
 add_executable(kvraft-sim ${CMAKE_SOURCE_DIR}/tests/sim/main.cc ${CMAKE_SOURCE_DIR}/tests/sim/sim.cc)
 target_link_libraries(kvraft-sim PRIVATE kvraft_raft)
 
@@ -38,8 +40,12 @@ foreach(spec ${_kvraft_sim_mutations})
   string(REPLACE ":" ";" parts ${spec})
   list(GET parts 0 mutation)
   list(GET parts 1 n)
+  set(budget ${KVRAFT_SIM_MUTATION_SEEDS})
+  if(mutation STREQUAL "commit-prior-term")
+    math(EXPR budget "${budget} * 3")
+  endif()
   add_test(NAME sim/mutation-${mutation}
-           COMMAND kvraft-sim --nodes ${n} --seeds ${KVRAFT_SIM_MUTATION_SEEDS} --steps 2000
+           COMMAND kvraft-sim --nodes ${n} --seeds ${budget} --steps 2000
                    --mutation ${mutation} --expect-violation)
   set_tests_properties(sim/mutation-${mutation} PROPERTIES LABELS "sim" TIMEOUT 1800)
 endforeach()

@@ -9,6 +9,7 @@
 // delivers it, so each test controls the interleaving exactly.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -608,6 +609,101 @@ TEST_CASE("read index waits for the leader's no-op and a heartbeat quorum") {
   net.deliver_all();
   REQUIRE(net.peer(2).reads.size() == 1);
   CHECK(net.peer(2).reads[0].index == 5);
+}
+
+TEST_CASE(
+    "a follower's read index is confirmed only by a heartbeat sent after the leader registered "
+    "it") {
+  // Every node numbers its read contexts from 1, so a follower's context may
+  // equal one of the leader's own. Acknowledgements of the heartbeat round
+  // started for the leader's read must not confirm the follower's read,
+  // registered after that round went out: by then another leader may exist.
+  Net net({1, 2, 3});
+  net.elect(1);
+  net.deliver_all();
+  REQUIRE(net.n(1).role() == Role::kLeader);
+  const Index commit = net.n(1).log().committed();
+  net.n(1).read_index("7");
+  auto is_heartbeat = [](const Message& m) { return m.type == MessageType::kHeartbeat; };
+  std::vector<Message> first_round = net.take(is_heartbeat);
+  REQUIRE(first_round.size() == 2);
+  REQUIRE(net.n(2).read_index("7") == Status::kOk);
+  std::vector<Message> request =
+      net.take([](const Message& m) { return m.type == MessageType::kReadIndex; });
+  REQUIRE(request.size() == 1);
+  net.n(1).step(request[0]);
+  net.flush(1);
+  // Only the first round reaches the followers (any later one is lost).
+  auto later_heartbeat = [&](const Message& m) {
+    return is_heartbeat(m) &&
+           std::find(first_round.begin(), first_round.end(), m) == first_round.end();
+  };
+  for (auto& m : first_round)
+    net.inject(m);
+  net.deliver_all(later_heartbeat);
+  REQUIRE(net.peer(1).reads.size() == 1);
+  CHECK(net.peer(1).reads[0].context == "7");
+  CHECK(net.peer(2).reads.empty());
+  // The next periodic heartbeat carries the follower's read.
+  net.tick(1);
+  net.deliver_all();
+  REQUIRE(net.peer(2).reads.size() == 1);
+  CHECK(net.peer(2).reads[0].context == "7");
+  CHECK(net.peer(2).reads[0].index == commit);
+}
+
+TEST_CASE("a read registered while a heartbeat round is in flight goes out in the next round") {
+  Net net({1, 2, 3});
+  net.elect(1);
+  net.deliver_all();
+  REQUIRE(net.n(1).role() == Role::kLeader);
+  auto is_heartbeat = [](const Message& m) { return m.type == MessageType::kHeartbeat; };
+  net.n(1).read_index("a");
+  std::vector<Message> first_round = net.take(is_heartbeat);
+  REQUIRE(first_round.size() == 2);
+  net.n(1).read_index("b");
+  net.n(1).read_index("c");
+  CHECK_FALSE(net.n(1).has_ready());  // b and c wait for the round in flight
+  CHECK(net.take(is_heartbeat).empty());
+  for (auto& m : first_round)
+    net.inject(m);
+  net.deliver_all();
+  // The first round's confirmation released a and sent one round for b and c.
+  REQUIRE(net.peer(1).reads.size() == 3);
+  CHECK(net.peer(1).reads[0].context == "a");
+  CHECK(net.peer(1).reads[1].context == "b");
+  CHECK(net.peer(1).reads[2].context == "c");
+  int rounds = 0;
+  for (const Message& m : net.delivered())
+    if (is_heartbeat(m)) ++rounds;
+  CHECK(rounds == 4);  // two rounds of two heartbeats
+}
+
+TEST_CASE("reads the leader registers before one Ready share one heartbeat round") {
+  Net net({1, 2, 3});
+  net.elect(1);
+  net.deliver_all();
+  REQUIRE(net.n(1).role() == Role::kLeader);
+  net.n(1).read_index("a");
+  Message from_follower;
+  from_follower.type = MessageType::kReadIndex;
+  from_follower.from = 3;
+  from_follower.to = 1;
+  from_follower.term = net.n(1).term();
+  from_follower.context = "b";
+  net.n(1).step(from_follower);
+  net.n(1).read_index("c");
+  std::vector<Message> heartbeats =
+      net.take([](const Message& m) { return m.type == MessageType::kHeartbeat; });
+  CHECK(heartbeats.size() == 2);  // one round, one heartbeat per follower
+  for (auto& m : heartbeats)
+    net.inject(m);
+  net.deliver_all();
+  REQUIRE(net.peer(1).reads.size() == 2);
+  CHECK(net.peer(1).reads[0].context == "a");
+  CHECK(net.peer(1).reads[1].context == "c");
+  REQUIRE(net.peer(3).reads.size() == 1);
+  CHECK(net.peer(3).reads[0].context == "b");
 }
 
 TEST_CASE("a partitioned leader never answers a read index") {
