@@ -1108,6 +1108,24 @@ std::vector<Message> Node::take_early_messages() {
   return out;
 }
 
+std::vector<Entry> Node::take_committed_entries() {
+  if (!ready_outstanding_) return {};
+  // log_.applied() is what was applied before the outstanding Ready plus
+  // what earlier calls took; the Ready's own committed entries end at
+  // ready_last_committed_.
+  const Index from = std::max(log_.applied(), ready_last_committed_) + 1;
+  const Index to = std::min(log_.committed(), log_.persisted_last());
+  if (to < from) return {};
+  auto ents = log_.slice(from, to + 1, kNoLimit);
+  RAFT_CHECK(ents.has_value(), "committed entries from " << from << " compacted (first "
+                                                         << log_.first_index() << ")");
+  auto conf = std::find_if(ents->begin(), ents->end(),
+                           [](const Entry& e) { return e.type == EntryType::kConfChange; });
+  ents->erase(conf, ents->end());
+  if (!ents->empty()) log_.applied_to(ents->back().index);
+  return std::move(*ents);
+}
+
 uint64_t ready_heap_bytes(const Ready& rd) {
   uint64_t n = 0;
   for (const Entry& e : rd.entries)
@@ -1127,7 +1145,8 @@ void Node::advance(const Ready& rd) {
   ready_outstanding_ = false;
   if (rd.snapshot) log_.stable_snap_to(rd.snapshot->index);
   if (ready_last_index_ != 0) log_.stable_to(ready_last_index_, ready_last_term_);
-  if (ready_last_committed_ != 0) log_.applied_to(ready_last_committed_);
+  // take_committed_entries() may already have applied past this Ready's.
+  if (ready_last_committed_ > log_.applied()) log_.applied_to(ready_last_committed_);
   if (role_ == Role::kLeader) {
     auto it = progress_.find(id_);
     if (it != progress_.end()) it->second.maybe_update(log_.persisted_last());

@@ -680,9 +680,26 @@ void Replication::on_loop_iteration() {
   if (disk_busy_) {
     std::vector<raft::Message> early = node_->take_early_messages();
     send_messages(early);
+    apply_committed_during_disk_write();
   }
   compact_when_idle();
   remove_obsolete_files();
+}
+
+// Entries that became committed while the Ready's batch is on the disk
+// (the leader heard a quorum's acknowledgements, a follower learned the
+// commit index) and that this node already holds durably are applied and
+// answered now, not after that unrelated fsync and the next Ready
+// (Node::take_committed_entries). They follow the Ready's own committed
+// entries, so only once all of those were applied before the fsync (see
+// process_ready); otherwise they wait for finish_ready as before.
+void Replication::apply_committed_during_disk_write() {
+  if (!in_ready_ || applied_early_ != rd_.committed_entries.size() || !failure_.empty()) return;
+  std::vector<raft::Entry> entries = node_->take_committed_entries();
+  if (entries.empty()) return;
+  entries_applied_during_disk_write_ += entries.size();
+  apply_entries(entries);
+  serve_reads();
 }
 
 // A snapshot's compaction normally rides on the next Ready batch; a node
@@ -1354,6 +1371,7 @@ std::vector<std::pair<std::string, std::string>> Replication::info_fields() cons
   add("batches", std::to_string(batches_));
   add("fsyncs", std::to_string(fsyncs_));
   add("loop_thread_batches", std::to_string(loop_batches_));
+  add("applied_during_fsync", std::to_string(entries_applied_during_disk_write_));
   add("log_fsync_usec", std::to_string(storage_ ? storage_->log_sync_usec() : 0));
   add("pending_writes", std::to_string(waiters_.size()));
   add("storage_failure", failure_);

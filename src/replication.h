@@ -12,7 +12,11 @@
 //
 // Only one batch is on the disk at a time; proposals that arrive meanwhile
 // pile up in the core and go out together in the next batch, which is what
-// makes the fsync cost per write shrink as load grows.
+// makes the fsync cost per write shrink as load grows. Committed entries
+// that are already durable here do not wait for that batch: those the Ready
+// carries are applied before its fsync, and those that become committed
+// while it is on the disk are taken from the core and applied at once
+// (Node::take_committed_entries).
 //
 // Client replies. A client's commands are answered strictly in order. A
 // command that cannot be answered at once (a write waiting for commit, a
@@ -260,6 +264,7 @@ class Replication {
   void tick();
   void process_ready();
   void finish_ready();
+  void apply_committed_during_disk_write();
   void compact_when_idle();
   // Unlinks the files compactions made obsolete on a worker thread that is
   // not the disk thread (RaftStorageOptions::defer_file_removal says why).
@@ -466,6 +471,9 @@ class Replication {
   uint64_t fsyncs_ = 0;
   uint64_t loop_batches_ = 0;  // batches persisted on the loop thread (small_unsynced_batch)
   uint64_t entries_applied_ = 0;
+  // Entries applied while a Ready's batch was on the disk (INFO
+  // applied_during_fsync; see apply_committed_during_disk_write).
+  uint64_t entries_applied_during_disk_write_ = 0;
 };
 
 }  // namespace kvraft

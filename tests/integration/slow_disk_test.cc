@@ -1,7 +1,9 @@
-// Integration test: a leader whose Raft log fsyncs are slow keeps its
-// followers from campaigning, because its heartbeats (and appends) do not
-// wait in the core for its own disk write (Node::take_early_messages,
-// Replication::on_loop_iteration). The slow disk comes from an LD_PRELOAD
+// Integration tests of slow Raft log fsyncs: a leader whose fsyncs are slow
+// keeps its followers from campaigning, because its heartbeats (and appends)
+// do not wait in the core for its own disk write (Node::take_early_messages,
+// Replication::on_loop_iteration); and a write committed while the leader's
+// next batch is on the disk does not wait for that batch either
+// (Node::take_committed_entries). The slow disk comes from an LD_PRELOAD
 // shim (tests/support/preload/slow_fsync.c) that delays the fsyncs of the
 // log segments in a directory holding a "slow-fsync-ms" file.
 #include <doctest/doctest.h>
@@ -41,4 +43,40 @@ TEST_CASE("a leader whose fsyncs take longer than the election timeout keeps its
     CHECK(cluster.raft_field(i, "leader_id") == std::to_string(cluster.id(leader)));
   }
   ::unlink((cluster.dir(leader) + "/slow-fsync-ms").c_str());
+}
+
+TEST_CASE("a write committed while the leader's next batch is on the disk is answered at once") {
+  // The leader's log fsyncs take 500 ms, the followers' 700 ms. SET x goes
+  // into the leader's batch at t=0 (durable at 500); SET y, sent at 250,
+  // waits for that batch and goes into the next one (on the disk from 500
+  // to 1000). The followers acknowledge x at ~700: x is committed while
+  // the leader's second batch is on the disk, and x is durable on the
+  // leader, so its reply goes out at ~700 (Node::take_committed_entries)
+  // rather than after that unrelated fsync, at ~1000.
+  SlowFsyncShim shim;
+  LocalCluster cluster(3, {"--election-timeout", "3000", "--heartbeat-interval", "100"});
+  const int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  RedisConnection a(cluster.port(leader));
+  RedisConnection b(cluster.port(leader));
+  REQUIRE(a.cmd({"SET", "warm", "up"}).str == "OK");
+  for (int i = 0; i < cluster.size(); ++i)
+    std::ofstream(cluster.dir(i) + "/slow-fsync-ms") << (i == leader ? 500 : 700);
+
+  const auto start = std::chrono::steady_clock::now();
+  std::thread second([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    CHECK(b.cmd({"SET", "y", "2"}).str == "OK");
+  });
+  CHECK(a.cmd({"SET", "x", "1"}).str == "OK");
+  const auto x_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+  second.join();
+  for (int i = 0; i < cluster.size(); ++i)
+    ::unlink((cluster.dir(i) + "/slow-fsync-ms").c_str());
+  INFO("SET x answered after " << x_ms << " ms");
+  CHECK(x_ms >= 650);  // it did wait for a follower's fsync
+  CHECK(x_ms < 900);   // ...but not for the leader's second one
+  CHECK(std::stoull(cluster.raft_field(leader, "applied_during_fsync")) >= 1);
 }

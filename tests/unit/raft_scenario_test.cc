@@ -898,3 +898,167 @@ TEST_CASE("the log data a node holds is counted until the host takes it and pers
   net.flush(2);
   CHECK(net.n(2).held_bytes() == 0);
 }
+
+namespace {
+
+// The host's part of a Ready it held back on purpose (its "disk batch" in
+// flight): persisting it, as Net::flush would.
+void persist_ready(Peer& p, const Ready& rd) {
+  p.disk.append(rd.entries);
+  if (rd.hard_state) p.disk.set_hard_state(*rd.hard_state);
+}
+
+// Delivers to follower `to` those of `msgs` addressed to it, lets it
+// process them, and steps the leader `lead` with its answers at once,
+// leaving every other queued message where it is.
+void relay_to_follower(Net& net, NodeId lead, NodeId to, const std::vector<Message>& msgs) {
+  for (const Message& m : msgs)
+    if (m.to == to) net.n(to).step(m);
+  net.flush(to);
+  for (const Message& r : net.take([&](const Message& m) { return m.from == to && m.to == lead; }))
+    net.n(lead).step(r);
+}
+
+std::string data_of(const std::vector<Entry>& ents) {
+  std::string s;
+  for (const Entry& e : ents)
+    s += e.data.str();
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "entries committed while a Ready is on the disk are taken at once, only as far as they are "
+    "durable here, and no later Ready hands them out again") {
+  Net net({1, 2, 3});
+  net.elect(1);
+  net.deliver_all();
+  Node& leader = net.n(1);
+  CHECK(leader.take_committed_entries().empty());  // no Ready outstanding
+
+  // "a" and "b" each go through a Ready of their own and become durable on
+  // the leader, while its appends to the followers are held back.
+  leader.propose("a");
+  Ready rd_a = leader.ready();
+  persist_ready(net.peer(1), rd_a);
+  leader.advance(rd_a);
+  leader.propose("b");
+  Ready rd_b = leader.ready();
+  persist_ready(net.peer(1), rd_b);
+  leader.advance(rd_b);
+  const Index b = leader.log().last_index();
+  const Index a = b - 1;
+
+  // Follower 2 acknowledges "a": committed, so the next Ready applies it,
+  // and that Ready also persists "c" — its batch stays "on the disk".
+  relay_to_follower(net, 1, 2, rd_a.early_messages);
+  REQUIRE(leader.log().committed() == a);
+  leader.propose("c");
+  Ready rd_c = leader.ready();
+  REQUIRE(data_of(rd_c.committed_entries) == "a");
+  REQUIRE(rd_c.entries.size() == 1);
+  const Index c = rd_c.entries.back().index;
+  CHECK(leader.take_committed_entries().empty());  // "a" is the Ready's, not to be taken twice
+
+  // Both followers get everything and acknowledge: the quorum commits up to
+  // "c", but the leader holds only up to "b" durably.
+  relay_to_follower(net, 1, 2, rd_b.early_messages);
+  relay_to_follower(net, 1, 2, rd_c.early_messages);
+  for (const Ready* rd : {&rd_a, &rd_b, &rd_c})
+    relay_to_follower(net, 1, 3, rd->early_messages);
+  REQUIRE(leader.log().committed() == c);
+  std::vector<Entry> taken = leader.take_committed_entries();
+  CHECK(data_of(taken) == "b");
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].index == b);
+  CHECK(leader.log().applied() == b);
+  CHECK(leader.take_committed_entries().empty());
+
+  // The batch completes: advance must not move applied back to "a", and
+  // the next Ready hands out "c" alone.
+  persist_ready(net.peer(1), rd_c);
+  leader.advance(rd_c);
+  CHECK(leader.log().applied() == b);
+  net.flush(1);
+  CHECK(net.peer(1).state == "c");
+  CHECK(leader.log().applied() == c);
+}
+
+TEST_CASE("entries taken while a Ready is on the disk stop before a membership change") {
+  Net net({1, 2, 3});
+  net.elect(1);
+  net.deliver_all();
+  Node& leader = net.n(1);
+  leader.propose("a");
+  Ready rd_a = leader.ready();
+  persist_ready(net.peer(1), rd_a);
+  leader.advance(rd_a);
+  leader.propose("b");
+  REQUIRE(leader.propose_conf_change({ConfChangeType::kAddLearner, 4}).status == Status::kOk);
+  leader.propose("d");
+  Ready rd_bd = leader.ready();
+  persist_ready(net.peer(1), rd_bd);
+  leader.advance(rd_bd);
+  const Index d = leader.log().last_index();
+
+  relay_to_follower(net, 1, 2, rd_a.early_messages);
+  leader.propose("e");
+  Ready rd_e = leader.ready();  // applies "a"; its batch ("e") stays on the disk
+  REQUIRE(data_of(rd_e.committed_entries) == "a");
+  relay_to_follower(net, 1, 2, rd_bd.early_messages);
+  REQUIRE(leader.log().committed() == d);
+  std::vector<Entry> taken = leader.take_committed_entries();
+  CHECK(data_of(taken) == "b");
+  CHECK(leader.take_committed_entries().empty());  // still blocked by the change
+
+  // The change and "d" come with the next Ready, in order.
+  persist_ready(net.peer(1), rd_e);
+  leader.advance(rd_e);
+  Ready next = leader.ready();
+  REQUIRE(next.committed_entries.size() == 2);
+  CHECK(next.committed_entries[0].type == EntryType::kConfChange);
+  CHECK(next.committed_entries[1].data.str() == "d");
+  leader.advance(next);
+}
+
+TEST_CASE("a follower takes entries whose commit it learns while its Ready is on the disk") {
+  Net net({1, 2, 3});
+  net.elect(1);
+  net.deliver_all();
+  Node& follower = net.n(2);
+  // The follower persists "a" (a Ready of its own), then receives "b" and
+  // keeps that Ready on the disk.
+  net.n(1).propose("a");
+  std::vector<Message> to_2 = net.take([](const Message& m) { return m.to == 2; });
+  for (const Message& m : to_2)
+    follower.step(m);
+  net.flush(2);
+  net.n(1).propose("b");
+  to_2 = net.take([](const Message& m) { return m.to == 2; });
+  for (const Message& m : to_2)
+    follower.step(m);
+  Ready rd_b = follower.ready();
+  REQUIRE(rd_b.entries.size() == 1);
+  CHECK(follower.take_committed_entries().empty());  // "a" is not committed yet
+
+  // Node 3 acknowledges both: the leader commits them, and its heartbeat
+  // tells node 2 that "a" (which node 2 acknowledged) is committed.
+  net.deliver_all([](const Message& m) { return m.to == 2; });
+  net.n(1).tick();
+  net.flush(1);
+  for (const Message& m : net.take([](const Message& m) { return m.to == 2; }))
+    follower.step(m);
+  REQUIRE(follower.log().committed() == rd_b.entries.back().index - 1);
+  CHECK(data_of(follower.take_committed_entries()) == "a");
+  CHECK(follower.take_committed_entries().empty());
+  // The batch completes; "b" is acknowledged, committed and applied alone.
+  persist_ready(net.peer(2), rd_b);
+  follower.advance(rd_b);
+  for (const Message& m : rd_b.messages)
+    net.inject(m);
+  net.deliver_all();
+  net.tick(1);  // the heartbeat that tells node 2 the commit index
+  net.deliver_all();
+  CHECK(net.peer(2).state == "b");
+}
