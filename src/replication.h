@@ -269,8 +269,9 @@ class Replication {
   // Unlinks the files compactions made obsolete on a worker thread that is
   // not the disk thread (RaftStorageOptions::defer_file_removal says why).
   void remove_obsolete_files();
-  // Whether the batch in hand is cheap enough to persist on the loop thread.
-  bool small_unsynced_batch() const;
+  // Whether the batch in hand is persisted on the loop thread.
+  bool persist_on_loop_thread() const;
+  bool sole_voter() const;
   void send_messages(std::vector<raft::Message>& messages);
   void apply_entries(std::vector<raft::Entry>& entries);
   void apply_entry(const raft::Entry& entry);
@@ -469,7 +470,7 @@ class Replication {
   bool stopped_ = false;
   uint64_t batches_ = 0;
   uint64_t fsyncs_ = 0;
-  uint64_t loop_batches_ = 0;  // batches persisted on the loop thread (small_unsynced_batch)
+  uint64_t loop_batches_ = 0;  // batches persisted on the loop thread (persist_on_loop_thread)
   uint64_t entries_applied_ = 0;
   // Entries applied while a Ready's batch was on the disk (INFO
   // applied_during_fsync; see apply_committed_during_disk_write).

@@ -10,6 +10,7 @@
 #include <map>
 #include <thread>
 
+#include "tests/support/cluster.h"
 #include "tests/support/redis_client.h"
 #include "tests/support/test_support.h"
 
@@ -247,4 +248,37 @@ TEST_CASE("raft-fsync never: small batches are written on the loop thread, large
   CHECK(c.run({"GET", "small:49"}) == "v");
   CHECK(c.run({"STRLEN", "big:49"}) == "(integer) 20000");
   CHECK(c.run({"DBSIZE"}) == "(integer) 100");
+}
+
+TEST_CASE("raft-fsync always: a lone voter writes and fsyncs its batches on the loop thread") {
+  ServerProcess server({"--raft-fsync", "always"});
+  {
+    RedisConnection c(server.port());
+    auto field = [&](const char* name) { return std::stoull(info_field(c, "raft", name)); };
+    const uint64_t loop_before = field("loop_thread_batches");
+    const uint64_t fsyncs_before = field("fsyncs");
+    for (int i = 0; i < 50; ++i)
+      REQUIRE(c.run({"SET", "k:" + std::to_string(i), std::to_string(i)}) == "OK");
+    // One write at a time: each is its own batch, written and made durable
+    // by the loop before its reply (no hand-off to the disk thread).
+    CHECK(field("loop_thread_batches") >= loop_before + 50);
+    CHECK(field("fsyncs") >= fsyncs_before + 50);
+  }
+  // Acknowledged means durable: every write survives kill -9.
+  server.restart_after_kill();
+  RedisConnection c(server.port());
+  for (int i = 0; i < 50; ++i)
+    CHECK(c.run({"GET", "k:" + std::to_string(i)}) == std::to_string(i));
+}
+
+TEST_CASE("raft-fsync always: a leader with followers fsyncs off the loop thread") {
+  // Its fsync overlaps sending the entries to the followers and their
+  // acknowledgements; a lone voter's has nothing to overlap with.
+  kvraft::test::LocalCluster cluster(3, {"--raft-fsync", "always"});
+  const int leader = cluster.wait_for_leader();
+  RedisConnection c(cluster.port(leader));
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(c.run({"SET", "k:" + std::to_string(i), "v"}) == "OK");
+  CHECK(info_field(c, "raft", "loop_thread_batches") == "0");
+  CHECK(std::stoull(info_field(c, "raft", "fsyncs")) >= 20);
 }
