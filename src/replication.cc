@@ -907,13 +907,23 @@ void Replication::process_ready() {
 // client of the iteration after one fdatasync, as redis-server's
 // appendfsync always does.
 //
-// Anything else that may block for long (snapshots, compaction) always
-// goes to the disk thread.
+// A follower's small batch with raft-fsync always as well: its fdatasync
+// overlaps nothing the leader waits for (the acknowledgement follows it
+// either way), while the hand-off and the wake-up sit on the commit path of
+// every write (3 nodes, 40k SET/s: p50 3.9 -> 3.3 ms; -P 1 throughput
+// +15%). Its loop pauses for that fdatasync, so a read it serves meanwhile
+// waits up to one fsync. The leader keeps the disk thread: its fsync
+// overlaps sending the entries and the followers' fsyncs.
+//
+// Anything else that may block for long (snapshots, compaction, a large
+// batch such as a follower catching up) goes to the disk thread.
 bool Replication::persist_on_loop_thread() const {
   if (batch_.snapshot || !batch_.snapshot_chunks.empty() || batch_.compact_up_to ||
       batch_.snapshot_floor)
     return false;
-  if (config_.raft_fsync != "never") return sole_voter();
+  const bool fsync = config_.raft_fsync != "never";
+  if (fsync && sole_voter()) return true;
+  if (fsync && is_leader()) return false;
   constexpr size_t kMaxInlineBytes = 64 * 1024;
   size_t bytes = 0;
   for (const raft::Entry& e : batch_.entries) {

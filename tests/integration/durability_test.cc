@@ -271,14 +271,23 @@ TEST_CASE("raft-fsync always: a lone voter writes and fsyncs its batches on the 
     CHECK(c.run({"GET", "k:" + std::to_string(i)}) == std::to_string(i));
 }
 
-TEST_CASE("raft-fsync always: a leader with followers fsyncs off the loop thread") {
-  // Its fsync overlaps sending the entries to the followers and their
-  // acknowledgements; a lone voter's has nothing to overlap with.
+TEST_CASE("raft-fsync always: a leader fsyncs off the loop thread, its followers on it") {
+  // The leader's fsync overlaps sending the entries to the followers and
+  // their fsyncs; a follower's (and a lone voter's) has nothing to overlap
+  // with.
   kvraft::test::LocalCluster cluster(3, {"--raft-fsync", "always"});
   const int leader = cluster.wait_for_leader();
   RedisConnection c(cluster.port(leader));
+  // Before it led, it saved its term and vote as a candidate, on the loop.
+  const std::string leader_loop_batches = info_field(c, "raft", "loop_thread_batches");
   for (int i = 0; i < 20; ++i)
     REQUIRE(c.run({"SET", "k:" + std::to_string(i), "v"}) == "OK");
-  CHECK(info_field(c, "raft", "loop_thread_batches") == "0");
+  CHECK(info_field(c, "raft", "loop_thread_batches") == leader_loop_batches);
   CHECK(std::stoull(info_field(c, "raft", "fsyncs")) >= 20);
+  for (int i = 0; i < cluster.size(); ++i) {
+    if (i == leader) continue;
+    RedisConnection f(cluster.port(i));
+    // One batch per SET (each waited for the previous one's commit).
+    CHECK(std::stoull(info_field(f, "raft", "loop_thread_batches")) >= 10);
+  }
 }
