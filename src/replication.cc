@@ -1388,6 +1388,9 @@ std::vector<std::pair<std::string, std::string>> Replication::info_fields() cons
   add("leader_id", std::to_string(leader_id()));
   add("leader_address", leader_client_address());
   add("commit_index", std::to_string(node_ ? node_->log().committed() : 0));
+  // The newest membership change in the log, committed or not (tests wait
+  // for commit_index to reach it before starting another change).
+  add("last_conf_index", std::to_string(node_ ? node_->last_conf_index() : 0));
   add("applied_index", std::to_string(applied_));
   add("log_first_index", std::to_string(storage_ ? storage_->first_index() : 0));
   add("log_last_index", std::to_string(storage_ ? storage_->last_index() : 0));
