@@ -195,4 +195,10 @@ void ReplyWriter::drained() {
   if (buf_.capacity() > kKeepCapacity) std::string().swap(buf_);
 }
 
+std::string error_reply_bytes(std::string_view message) {
+  ReplyWriter w;
+  w.error(message);
+  return std::string(w.buffer());
+}
+
 }  // namespace kvraft::resp

@@ -80,4 +80,10 @@ class ReplyWriter {
   int protocol_;
 };
 
+// The encoded bytes of one error reply (ReplyWriter::error with the default
+// protocol; errors look the same in RESP2 and RESP3), for replies made
+// before the connection they go to is at hand: a reserved reply slot filled
+// later, one refusal for a whole batch of queued commands.
+std::string error_reply_bytes(std::string_view message);
+
 }  // namespace kvraft::resp

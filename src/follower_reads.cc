@@ -48,12 +48,6 @@ namespace {
 constexpr std::string_view kLeaderChangedError =
     "TRYAGAIN the Raft leader changed before this command was served; retry";
 
-std::string error_reply_bytes(std::string_view message) {
-  resp::ReplyWriter w;
-  w.error(message);
-  return std::string(w.buffer());
-}
-
 }  // namespace
 
 // Queues a read for this loop iteration's follower barrier when it may be
@@ -110,18 +104,19 @@ void Replication::start_follower_read_barrier() {
   uint64_t id = std::exchange(follower_read_batch_id_, 0);
   std::string refusal;
   if (node_->role() != raft::Role::kFollower) {
-    refusal = error_reply_bytes(kLeaderChangedError);
+    refusal = resp::error_reply_bytes(kLeaderChangedError);
   } else if (!failure_.empty()) {
-    refusal = error_reply_bytes("TRYAGAIN this node cannot persist its Raft log; retry elsewhere");
+    refusal =
+        resp::error_reply_bytes("TRYAGAIN this node cannot persist its Raft log; retry elsewhere");
   } else if (follower_request_in_flight()) {
     // Asked together with later batches once the answer in flight is in
     // (confirm_follower_reads).
   } else if (raft::Status st = node_->read_index(std::to_string(id));
              st == raft::Status::kNoLeader) {
-    refusal = error_reply_bytes(kNoLeaderError);
+    refusal = resp::error_reply_bytes(kNoLeaderError);
   } else if (st != raft::Status::kOk) {
-    refusal =
-        error_reply_bytes(std::string("TRYAGAIN read barrier refused: ") + raft::to_string(st));
+    refusal = resp::error_reply_bytes(std::string("TRYAGAIN read barrier refused: ") +
+                                      raft::to_string(st));
   } else {
     follower_asked_batch_ = id;
     follower_asked_ms_ = unix_time_ms();
@@ -209,7 +204,7 @@ void Replication::reissue_follower_read_barriers() {
   for (auto& [id, batch] : read_batches_)
     if (batch.follower && !batch.confirmed) refused.push_back(id);
   for (uint64_t id : refused)
-    fail_read_batch(id, error_reply_bytes(kLeaderChangedError));
+    fail_read_batch(id, resp::error_reply_bytes(kLeaderChangedError));
 }
 
 // Whether a read of `client` served here still waits for its read index.
@@ -290,13 +285,13 @@ void Replication::flush_deferred_forwards() {
     if (is_leader()) {
       // Its later commands may have been proposed here directly already:
       // forwarded now, it would run after them. It has not run: retryable.
-      answer(d.client_id, d.slot, error_reply_bytes(kLeaderChangedError));
+      answer(d.client_id, d.slot, resp::error_reply_bytes(kLeaderChangedError));
       continue;
     }
     bool tls = false;
     std::string address = leader_address_for(config_.tls_replication, &tls);
     if (address.empty()) {
-      answer(d.client_id, d.slot, error_reply_bytes(kNoLeaderError));
+      answer(d.client_id, d.slot, resp::error_reply_bytes(kNoLeaderError));
       continue;
     }
     client->last_proxied_slot = d.slot;

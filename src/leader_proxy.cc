@@ -18,12 +18,6 @@ namespace kvraft {
 
 namespace {
 
-std::string error_bytes(std::string_view message) {
-  resp::ReplyWriter w;
-  w.error(message);
-  return std::string(w.buffer());
-}
-
 void append_command(std::string* out, const std::vector<std::string_view>& argv) {
   *out += '*';
   *out += std::to_string(argv.size());
@@ -191,7 +185,7 @@ void LeaderProxy::on_connect(uv_connect_t* req, int status) {
 void LeaderProxy::forward(const std::string& address, bool tls, uint64_t client, uint64_t slot,
                           int db, int protocol, std::string_view user, const resp::Argv& argv) {
   if (closed_) {
-    deliver_(client, slot, error_bytes("TRYAGAIN the server is shutting down"));
+    deliver_(client, slot, resp::error_reply_bytes("TRYAGAIN the server is shutting down"));
     return;
   }
   bool secret = !config_.cluster_secret.empty();
@@ -199,17 +193,19 @@ void LeaderProxy::forward(const std::string& address, bool tls, uint64_t client,
     // Without a secret the leader cannot tell this node from a client, so
     // the connection can only be `default`: refuse rather than run the
     // command as a user the client is not.
-    deliver_(client, slot,
-             error_bytes("ERR this node forwards to the Raft leader only the commands of the "
-                         "'default' user when no cluster-secret is configured; send the commands "
-                         "of user '" +
-                         std::string(user) + "' to the leader at " + address +
-                         " or configure cluster-secret"));
+    deliver_(
+        client, slot,
+        resp::error_reply_bytes(
+            "ERR this node forwards to the Raft leader only the commands of the "
+            "'default' user when no cluster-secret is configured; send the commands "
+            "of user '" +
+            std::string(user) + "' to the leader at " + address + " or configure cluster-secret"));
     return;
   }
   Conn* conn = connection(address, tls, protocol == 3 ? 3 : 2);
   if (conn->dead) {  // failed while opening
-    deliver_(client, slot, error_bytes("TRYAGAIN the Raft leader is unreachable; retry"));
+    deliver_(client, slot,
+             resp::error_reply_bytes("TRYAGAIN the Raft leader is unreachable; retry"));
     return;
   }
   if (secret && (conn->user != user || conn->db != db)) {
@@ -355,7 +351,7 @@ bool LeaderProxy::on_challenge(Conn* conn, std::string_view reply) {
   if (!bulk_contents(reply, &challenge)) {
     std::string why = "the Raft leader at " + conn->address +
                       " refused this node's proxy connection: " + error_text(reply);
-    fail(conn, why, error_bytes("ERR " + why));
+    fail(conn, why, resp::error_reply_bytes("ERR " + why));
     return false;
   }
   std::string nonce = hex_encode(make_peer_nonce());
@@ -378,7 +374,7 @@ bool LeaderProxy::on_proof(Conn* conn, std::string_view reply) {
     std::string why = "the Raft leader at " + conn->address +
                       " refused this node's proxy authentication: " + error_text(reply);
     KV_LOG_WARNING("Leader proxy: %s", why.c_str());
-    fail(conn, why, error_bytes("ERR " + why));
+    fail(conn, why, resp::error_reply_bytes("ERR " + why));
     return false;
   }
   conn->ready = true;
@@ -390,10 +386,11 @@ void LeaderProxy::fail(Conn* conn, const std::string& why, const std::string& ne
   if (conn->dead) return;
   conn->dead = true;
   KV_LOG_VERBOSE("Leader proxy: %s", why.c_str());
-  std::string never_ran = never_ran_reply.empty()
-                              ? error_bytes("TRYAGAIN the Raft leader is unreachable; retry")
-                              : never_ran_reply;
-  std::string unknown = error_bytes(
+  std::string never_ran =
+      never_ran_reply.empty()
+          ? resp::error_reply_bytes("TRYAGAIN the Raft leader is unreachable; retry")
+          : never_ran_reply;
+  std::string unknown = resp::error_reply_bytes(
       "ERR lost the connection to the Raft leader after forwarding the command; its outcome is "
       "unknown");
   for (const auto& e : conn->expected)

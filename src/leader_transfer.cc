@@ -18,12 +18,6 @@ std::string id_text(raft::NodeId id) {
   return std::to_string(id);
 }
 
-std::string error_reply(std::string_view message) {
-  resp::ReplyWriter w;
-  w.error(message);
-  return std::string(w.buffer());
-}
-
 bool contains(const std::vector<raft::NodeId>& ids, raft::NodeId id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
@@ -144,7 +138,7 @@ bool LeaderTransfer::abort_shutdown() {
   if (!shutdown_) return false;
   shutdown_ = false;
   handed_over_ = false;
-  answer(shutdown_waiters_, error_reply("ERR Errors trying to SHUTDOWN. Check logs."));
+  answer(shutdown_waiters_, resp::error_reply_bytes("ERR Errors trying to SHUTDOWN. Check logs."));
   shutdown_waiters_.clear();
   KV_LOG_WARNING("SHUTDOWN ABORT: the pending shutdown was cancelled");
   return true;
@@ -195,7 +189,7 @@ void LeaderTransfer::finish(const std::string& error) {
     answer(waiters_, "+OK\r\n");
   } else {
     KV_LOG_WARNING("Raft: %s (after %lld ms)", error.c_str() + 4, static_cast<long long>(elapsed));
-    answer(waiters_, error_reply(error));
+    answer(waiters_, resp::error_reply_bytes(error));
   }
   waiters_.clear();
   target_ = raft::kNoNode;

@@ -35,12 +35,6 @@ constexpr std::string_view kUnknownOutcome =
     "have been applied";
 constexpr std::string_view kNoLeader = "CLUSTERDOWN No Raft leader is known; retry later";
 
-std::string error_bytes(std::string_view message) {
-  resp::ReplyWriter w;
-  w.error(message);
-  return std::string(w.buffer());
-}
-
 bool parse_port(std::string_view s, int* out) {
   int v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -321,8 +315,7 @@ bool Replication::start(std::string* error) {
                  static_cast<uint64_t>(tick_ms_));
   tick_started_ = true;
   // A lone voter need not wait out an election timeout to lead.
-  const raft::ConfState& conf = node_->conf_state();
-  if (conf.voters.size() == 1 && conf.voters[0] == self_id_) node_->campaign();
+  if (sole_voter()) node_->campaign();
   process_ready();
   return true;
 }
@@ -401,12 +394,13 @@ void Replication::tick() {
   for (auto& [id, batch] : read_batches_)
     if (!batch.confirmed && now - batch.started_ms > read_timeout) late.push_back(id);
   for (uint64_t id : late)
-    fail_read_batch(id, error_bytes("TRYAGAIN read barrier timed out (leadership changed); retry"));
+    fail_read_batch(
+        id, resp::error_reply_bytes("TRYAGAIN read barrier timed out (leadership changed); retry"));
   // Writes proposed by a leader that lost leadership and that no applied
   // entry has resolved within the timeout: their outcome is unknown.
   if (!is_leader()) {
     int64_t unknown_timeout = 10LL * config_.election_timeout;
-    std::string err = error_bytes(kUnknownOutcome);
+    std::string err = resp::error_reply_bytes(kUnknownOutcome);
     for (const auto& [index, w] : waiters_.take_if(
              [&](raft::Index, const Waiter& w) { return now - w.proposed_ms > unknown_timeout; }))
       answer(w.client_id, w.slot, err);
@@ -504,12 +498,12 @@ void Replication::write(Client& client, const CommandSpec& spec, const resp::Arg
 void Replication::fail_superseded_waiters(raft::Term term) {
   auto superseded = [&](raft::Index, const Waiter& w) { return w.term < term; };
   for (const auto& [index, w] : waiters_.take_if(superseded))
-    answer(w.client_id, w.slot, error_bytes(kTryAgainNotCommitted));
+    answer(w.client_id, w.slot, resp::error_reply_bytes(kTryAgainNotCommitted));
 }
 
 void Replication::add_waiter(raft::Index index, const Waiter& w) {
   for (const auto& [old_index, old] : waiters_.add(index, w))
-    answer(old.client_id, old.slot, error_bytes(kUnknownOutcome));
+    answer(old.client_id, old.slot, resp::error_reply_bytes(kUnknownOutcome));
 }
 
 Replication::LogMemory Replication::log_memory() const {
@@ -578,8 +572,7 @@ void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv
     // state holds every write it acknowledged and nobody else can commit,
     // so it keeps serving reads from it (as Redis does under MISCONF); the
     // leader of several may be replaced already without knowing it.
-    const raft::ConfState& voters = node_->conf_state();
-    if (voters.voters.size() == 1 && voters.voters[0] == self_id_) {
+    if (sole_voter()) {
       run_now();
     } else {
       client.reply_in_order([](resp::ReplyWriter& w) {
@@ -599,12 +592,10 @@ void Replication::read(Client& client, const CommandSpec& spec, const resp::Argv
   // or this node before a restart — committed, and a read would be stale.
   bool caught_up = applied_ >= commit && client.last_write_index <= applied_ &&
                    node_->log().term(commit) == node_->term();
-  const raft::ConfState& conf = node_->conf_state();
   // A lone voter cannot be deposed by anyone, and a lease holder by nobody
   // within its lease: both may serve from state that includes every commit.
-  bool sole_voter = conf.voters.size() == 1 && conf.voters[0] == self_id_;
   if (caught_up &&
-      (sole_voter || (read_consistency_ == ReadConsistency::kLease && node_->lease_valid()))) {
+      (sole_voter() || (read_consistency_ == ReadConsistency::kLease && node_->lease_valid()))) {
     run_now();
     return;
   }
@@ -749,7 +740,8 @@ void Replication::start_read_barrier() {
   reads.swap(read_batch_);
   if (!is_leader()) {
     // Lost leadership since these were queued: let the clients retry.
-    std::string err = error_bytes("TRYAGAIN this node stopped being the Raft leader; retry");
+    std::string err =
+        resp::error_reply_bytes("TRYAGAIN this node stopped being the Raft leader; retry");
     for (auto& r : reads)
       answer(r.client_id, r.slot, err);
     return;
@@ -758,8 +750,8 @@ void Replication::start_read_barrier() {
   raft::Index commit = node_->log().committed();
   raft::Status st = node_->read_index(std::to_string(id));
   if (st != raft::Status::kOk) {
-    std::string err =
-        error_bytes(std::string("TRYAGAIN read barrier refused: ") + raft::to_string(st));
+    std::string err = resp::error_reply_bytes(std::string("TRYAGAIN read barrier refused: ") +
+                                              raft::to_string(st));
     for (auto& r : reads)
       answer(r.client_id, r.slot, err);
     return;
@@ -922,7 +914,7 @@ bool Replication::persist_on_loop_thread() const {
       batch_.snapshot_floor)
     return false;
   const bool fsync = config_.raft_fsync != "never";
-  if (fsync && sole_voter()) return true;
+  if (fsync && sole_voter() && node_->conf_state().learners.empty()) return true;
   if (fsync && is_leader()) return false;
   constexpr size_t kMaxInlineBytes = 64 * 1024;
   size_t bytes = 0;
@@ -933,10 +925,10 @@ bool Replication::persist_on_loop_thread() const {
   return true;
 }
 
-// This node is the only voter and has no learner to replicate to.
+// This node is the only voter: it commits alone and nobody can depose it.
 bool Replication::sole_voter() const {
   const raft::ConfState& conf = node_->conf_state();
-  return conf.learners.empty() && conf.voters.size() == 1 && conf.voters.front() == self_id_;
+  return conf.voters.size() == 1 && conf.voters.front() == self_id_;
 }
 
 void Replication::on_disk_work(uv_work_t* req) {
@@ -1047,12 +1039,12 @@ void Replication::apply_entry(const raft::Entry& e) {
   // Waiters are resolved in log order; one left behind (which only a
   // replaced prefix could cause) must not hold up those after it.
   for (const auto& [index, w] : waiters_.take_below(e.index))
-    answer(w.client_id, w.slot, error_bytes(kUnknownOutcome));
+    answer(w.client_id, w.slot, resp::error_reply_bytes(kUnknownOutcome));
   std::optional<Waiter> waiter = waiters_.take(e.index);
   // A waiter whose proposal was replaced by another term's entry: the
   // proposal can never commit (Log Matching), so it definitely failed.
   if (waiter && waiter->term != e.term) {
-    answer(waiter->client_id, waiter->slot, error_bytes(kTryAgainNotCommitted));
+    answer(waiter->client_id, waiter->slot, resp::error_reply_bytes(kTryAgainNotCommitted));
     waiter.reset();
   }
   if (e.term > previous_term) fail_superseded_waiters(e.term);
@@ -1196,7 +1188,8 @@ void Replication::on_soft_state(const raft::SoftState& ss) {
     // Read barriers in flight will never be answered by the core.
     // Barriers in flight will never be confirmed by the core; confirmed
     // batches stay valid and are still served as entries are applied.
-    fail_unconfirmed_reads(error_bytes("TRYAGAIN this node stopped being the Raft leader; retry"));
+    fail_unconfirmed_reads(
+        resp::error_reply_bytes("TRYAGAIN this node stopped being the Raft leader; retry"));
   }
   // A follower's read barriers asked of the old leader may never be
   // answered: ask whoever leads now.
@@ -1209,10 +1202,11 @@ void Replication::on_storage_failure(const std::string& reason) {
   failure_ = reason;
   KV_LOG_WARNING("Raft storage failed, this node stops accepting writes: %s", reason.c_str());
   // Entries of this node may still commit through the others: unknown outcome.
-  std::string err = error_bytes(kUnknownOutcome);
+  std::string err = resp::error_reply_bytes(kUnknownOutcome);
   for (const auto& [index, w] : waiters_.take_all())
     answer(w.client_id, w.slot, err);
-  std::string rerr = error_bytes("TRYAGAIN this node cannot persist its Raft log; retry elsewhere");
+  std::string rerr =
+      resp::error_reply_bytes("TRYAGAIN this node cannot persist its Raft log; retry elsewhere");
   for (auto& r : read_batch_)
     answer(r.client_id, r.slot, rerr);
   read_batch_.clear();
@@ -1246,7 +1240,7 @@ void Replication::install_received_snapshot(const std::string& path) {
   }
   // Entries up to the snapshot were committed, but whose they were is not
   // known here: the proposals waiting on them have an unknown outcome.
-  std::string err = error_bytes(kUnknownOutcome);
+  std::string err = resp::error_reply_bytes(kUnknownOutcome);
   for (const auto& [index, w] : waiters_.take_below(applied_ + 1))
     answer(w.client_id, w.slot, err);
   fail_superseded_waiters(applied_term_);

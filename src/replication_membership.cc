@@ -31,12 +31,6 @@ constexpr std::string_view kChangeInProgress =
 // committed, so the farewell append (see send_farewells) can reach it.
 constexpr int64_t kFarewellMs = 3000;
 
-std::string error_reply(std::string_view message) {
-  resp::ReplyWriter w;
-  w.error(message);
-  return std::string(w.buffer());
-}
-
 std::string id_str(raft::NodeId id) {
   return std::to_string(id);
 }
@@ -213,10 +207,10 @@ bool Replication::on_conf_change_applied(const raft::Entry& e, std::optional<Wai
     add_waiter(r.index, w);
   } else {
     answer(waiter->client_id, waiter->slot,
-           error_reply("ERR node " + id_str(node) +
-                       " was demoted to learner but its removal could not be proposed (" +
-                       raft::to_string(r.status) + "); run RAFT.NODE REMOVE " + id_str(node) +
-                       " again"));
+           resp::error_reply_bytes(
+               "ERR node " + id_str(node) +
+               " was demoted to learner but its removal could not be proposed (" +
+               raft::to_string(r.status) + "); run RAFT.NODE REMOVE " + id_str(node) + " again"));
   }
   return true;
 }
