@@ -1113,8 +1113,12 @@ std::vector<Entry> Node::take_committed_entries() {
   // log_.applied() is what was applied before the outstanding Ready plus
   // what earlier calls took; the Ready's own committed entries end at
   // ready_last_committed_.
+  // A snapshot being installed replaces the log: nothing to apply until then.
+  if (log_.unstable_snapshot()) return {};
   const Index from = std::max(log_.applied(), ready_last_committed_) + 1;
-  const Index to = std::min(log_.committed(), log_.persisted_last());
+  // Up to the commit index even where this node's copy is not durable yet
+  // (the outstanding Ready's entries, or later ones): see node.h.
+  const Index to = std::min(log_.committed(), log_.last_index());
   if (to < from) return {};
   auto ents = log_.slice(from, to + 1, kNoLimit);
   RAFT_CHECK(ents.has_value(), "committed entries from " << from << " compacted (first "

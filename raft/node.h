@@ -239,22 +239,38 @@ class Node {
   // Committed entries that may be applied now, while a Ready is outstanding
   // (its disk batch still being written and fsynced): those beyond the
   // outstanding Ready's committed_entries and beyond anything taken before,
-  // up to the commit index but only as far as this node's own log is
-  // durable (RaftLog::persisted_last(), which never covers the outstanding
-  // Ready's entries: they become stable only in advance()), and stopping
-  // before the first kConfChange entry (membership changes are applied
-  // through a Ready, where the host also updates its peers). They count as
-  // applied from now on: no later Ready hands them out again.
+  // up to the commit index, stopping before the first kConfChange entry
+  // (membership changes are applied through a Ready, where the host also
+  // updates its peers). They count as applied from now on: no later Ready
+  // hands them out again.
+  //
+  // They need not be durable on this node. An entry is committed once a
+  // quorum holds it durably, and a leader's own copy need not be part of
+  // that quorum (its match index counts only after its fsync, advance()):
+  // with three voters, two followers' acknowledgements commit an entry the
+  // leader is still writing, or has not even handed to a Ready yet (its
+  // appends go out early, take_early_messages). Such an entry survives any
+  // crash of this node, since the quorum's copies elect the next leader
+  // (§5.4.1), and a committed entry is never truncated, so applying and
+  // answering it now is as safe as after the local fsync — the thesis's
+  // §10.2.1 argument for the leader writing in parallel, and what etcd's
+  // server does by applying before its WAL write returns. The host's state
+  // machine then runs ahead of its durable log; what it must not do is
+  // compact the stored log beyond what is durable (a snapshot taken at an
+  // applied index waits for the log to reach it before it replaces the log).
   //
   // Without this, an entry committed while the disk batch is in flight (on
-  // the leader, a follower's acknowledgement arriving mid-fsync; on a
+  // the leader, the followers' acknowledgements arriving mid-fsync; on a
   // follower, a commit index learned mid-fsync) waits for that unrelated
-  // fsync to finish and for the next Ready: half an fsync of latency per
-  // write on average.
+  // fsync, and for the next batch's fsync if it was proposed meanwhile: up
+  // to two of the leader's fsyncs of latency per write, even when both
+  // followers were faster. A slow leader disk then sets the cluster's
+  // write latency alone.
   //
   // Requires the host to have applied the outstanding Ready's
   // committed_entries already (the returned entries follow them); empty
-  // when no Ready is outstanding (the next Ready carries them).
+  // when no Ready is outstanding (the next Ready carries them) or while a
+  // snapshot is being installed.
   std::vector<Entry> take_committed_entries();
 
   // --- inspection (read-only, for the host, INFO and tests) ------------

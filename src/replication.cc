@@ -983,6 +983,16 @@ void Replication::finish_ready() {
   rd_ = raft::Ready{};
   release_log_memory();
   ready_bytes_ = 0;
+  if (snapshot_awaiting_log_ && snapshot_awaiting_log_->index <= storage_->last_index()) {
+    const raft::SnapshotMeta meta = *std::exchange(snapshot_awaiting_log_, std::nullopt);
+    try {
+      install_taken_snapshot(meta);
+    } catch (const std::exception& e) {
+      last_bgsave_ok_ = false;
+      KV_LOG_WARNING("Installing the snapshot at raft index %llu failed: %s",
+                     static_cast<unsigned long long>(meta.index), e.what());
+    }
+  }
   maybe_snapshot();
 }
 
@@ -1276,7 +1286,9 @@ storage::RdbSnapshotInfo Replication::snapshot_info_at_applied() const {
 // is staggered again. (snapshot-log-entries, a knob for tests and tuning,
 // stays exact.)
 void Replication::maybe_snapshot() {
-  if (snapshotter_.running() || !failure_.empty() || applied_ <= snapshot_index_) return;
+  if (snapshotter_.running() || snapshot_awaiting_log_ || !failure_.empty() ||
+      applied_ <= snapshot_index_)
+    return;
   const uint64_t entries = config_.snapshot_log_entries > 0
                                ? static_cast<uint64_t>(config_.snapshot_log_entries)
                                : UINT64_MAX;
@@ -1321,7 +1333,7 @@ bool Replication::start_background_snapshot(std::string* error) {
           return;
         }
         try {
-          if (storage_->install_local_snapshot(meta)) snapshot_index_ = meta.index;
+          install_taken_snapshot(meta);
           last_save_time_s_ = unix_time_ms() / 1000;
           KV_LOG_NOTICE(
               "Snapshot at raft index %llu: %llu keys, %llu bytes, fork %.3f ms, "
@@ -1344,6 +1356,21 @@ bool Replication::start_background_snapshot(std::string* error) {
   return ok;
 }
 
+// Makes a snapshot this node took (SAVE, or a background child) the stored
+// log's new base. Its state machine may have been ahead of the durable log
+// (Node::take_committed_entries applies committed entries before this
+// node's own fsync of them), and the storage can only drop a prefix it
+// holds durably: such a snapshot waits for the log to get there, which the
+// batch on the disk at the time ensures (finish_ready installs it then).
+void Replication::install_taken_snapshot(const raft::SnapshotMeta& meta) {
+  if (meta.index > storage_->last_index()) {
+    snapshot_awaiting_log_ = meta;
+    return;
+  }
+  snapshot_awaiting_log_.reset();
+  if (storage_->install_local_snapshot(meta)) snapshot_index_ = meta.index;
+}
+
 bool Replication::save_now(std::string* error) {
   if (snapshotter_.running()) {
     *error = "Background save already in progress";
@@ -1364,7 +1391,7 @@ bool Replication::save_now(std::string* error) {
   bytes_since_snapshot_ = 0;
   snapshot_started_ = true;
   try {
-    if (storage_->install_local_snapshot(info.meta)) snapshot_index_ = info.meta.index;
+    install_taken_snapshot(info.meta);
   } catch (const std::exception& e) {
     *error = e.what();
     return false;

@@ -314,6 +314,7 @@ class Replication {
   void on_storage_failure(const std::string& reason);
   void install_received_snapshot(const std::string& path);
   void maybe_snapshot();
+  void install_taken_snapshot(const raft::SnapshotMeta& meta);
   void release_log_memory();
   void update_transport_peers();
   bool import_initial_rdb(const std::vector<raft::NodeId>& voters, std::string* error);
@@ -434,6 +435,9 @@ class Replication {
 
   // Snapshots.
   raft::Index snapshot_index_ = 0;
+  // A snapshot taken at an applied index the durable log has not reached
+  // yet, waiting to be installed (install_taken_snapshot).
+  std::optional<raft::SnapshotMeta> snapshot_awaiting_log_;
   // Log bytes (records on disk) of the entries applied since the last
   // snapshot (maybe_snapshot); approximate across restarts (starts at 0).
   uint64_t bytes_since_snapshot_ = 0;

@@ -80,3 +80,60 @@ TEST_CASE("a write committed while the leader's next batch is on the disk is ans
   CHECK(x_ms < 900);   // ...but not for the leader's second one
   CHECK(std::stoull(cluster.raft_field(leader, "applied_during_fsync")) >= 1);
 }
+
+TEST_CASE("a leader with a slow disk answers a write once both followers hold it durably") {
+  // The leader's log fsyncs take 1 s, the followers' are as fast as the
+  // disk. Two followers' copies commit SET x while the leader's own is
+  // still being written; committed is enough to apply and answer it
+  // (Node::take_committed_entries), so the reply does not wait for the
+  // leader's disk. Before, every write waited for the leader's fsync.
+  SlowFsyncShim shim;
+  LocalCluster cluster(3, {"--election-timeout", "3000", "--heartbeat-interval", "100"});
+  const int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  RedisConnection c(cluster.port(leader));
+  REQUIRE(c.cmd({"SET", "warm", "up"}).str == "OK");
+  { std::ofstream(cluster.dir(leader) + "/slow-fsync-ms") << 1000; }
+
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(c.cmd({"SET", "x", "1"}).str == "OK");
+  const auto x_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+  INFO("SET x answered after " << x_ms << " ms");
+  CHECK(x_ms < 500);
+  // The write is visible to a linearizable read on the leader and on a
+  // follower, before the leader's fsync of it has finished.
+  CHECK(c.cmd({"GET", "x"}).str == "1");
+  RedisConnection f(cluster.port((leader + 1) % cluster.size()));
+  CHECK(f.cmd({"GET", "x"}).str == "1");
+  ::unlink((cluster.dir(leader) + "/slow-fsync-ms").c_str());
+}
+
+TEST_CASE("a snapshot of state ahead of the leader's durable log is installed once the log is") {
+  // With the leader's fsyncs at 1.5 s, SET x is applied (both followers hold
+  // it) long before the leader's log holds it durably, and a BGSAVE right
+  // then snapshots an applied index beyond the durable log. The storage can
+  // only replace a durable prefix, so the snapshot waits for the fsync and
+  // is installed after it, instead of failing.
+  SlowFsyncShim shim;
+  LocalCluster cluster(3, {"--election-timeout", "4000", "--heartbeat-interval", "100"});
+  const int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  RedisConnection c(cluster.port(leader));
+  REQUIRE(c.cmd({"SET", "warm", "up"}).str == "OK");
+  { std::ofstream(cluster.dir(leader) + "/slow-fsync-ms") << 1500; }
+  REQUIRE(c.cmd({"SET", "x", "1"}).str == "OK");
+  const std::string applied = cluster.raft_field(leader, "applied_index");
+  REQUIRE(c.cmd({"BGSAVE"}).str == "Background saving started");
+  ::unlink((cluster.dir(leader) + "/slow-fsync-ms").c_str());
+  std::string snapshot_index;
+  for (int i = 0; i < 100; ++i) {
+    snapshot_index = cluster.raft_field(leader, "snapshot_index");
+    if (std::stoull(snapshot_index) >= std::stoull(applied)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(std::stoull(snapshot_index) >= std::stoull(applied));
+  std::string info = c.cmd({"INFO", "persistence"}).str;
+  CHECK(info.find("rdb_last_bgsave_status:ok") != std::string::npos);
+}

@@ -929,8 +929,8 @@ std::string data_of(const std::vector<Entry>& ents) {
 }  // namespace
 
 TEST_CASE(
-    "entries committed while a Ready is on the disk are taken at once, only as far as they are "
-    "durable here, and no later Ready hands them out again") {
+    "entries committed while a Ready is on the disk are taken at once, durable here or not, and "
+    "no later Ready hands them out again") {
   Net net({1, 2, 3});
   net.elect(1);
   net.deliver_all();
@@ -958,31 +958,46 @@ TEST_CASE(
   Ready rd_c = leader.ready();
   REQUIRE(data_of(rd_c.committed_entries) == "a");
   REQUIRE(rd_c.entries.size() == 1);
-  const Index c = rd_c.entries.back().index;
+  CHECK(rd_c.entries.back().data.str() == "c");
   CHECK(leader.take_committed_entries().empty());  // "a" is the Ready's, not to be taken twice
+  // "d" is proposed while "c" is on the disk: the leader's copy is not even
+  // in a batch yet, but its append goes out at once.
+  leader.propose("d");
+  std::vector<Message> append_d = leader.take_early_messages();
+  const Index d = leader.log().last_index();
 
   // Both followers get everything and acknowledge: the quorum commits up to
-  // "c", but the leader holds only up to "b" durably.
+  // "d" although the leader holds only up to "b" durably. Committed is
+  // enough: "b", "c" and "d" are taken now.
   relay_to_follower(net, 1, 2, rd_b.early_messages);
   relay_to_follower(net, 1, 2, rd_c.early_messages);
   for (const Ready* rd : {&rd_a, &rd_b, &rd_c})
     relay_to_follower(net, 1, 3, rd->early_messages);
-  REQUIRE(leader.log().committed() == c);
+  for (NodeId f : {2, 3})
+    relay_to_follower(net, 1, f, append_d);
+  REQUIRE(leader.log().committed() == d);
+  REQUIRE(leader.log().persisted_last() == b);
   std::vector<Entry> taken = leader.take_committed_entries();
-  CHECK(data_of(taken) == "b");
-  REQUIRE(taken.size() == 1);
+  CHECK(data_of(taken) == "bcd");
+  REQUIRE(taken.size() == 3);
   CHECK(taken[0].index == b);
-  CHECK(leader.log().applied() == b);
+  CHECK(taken[2].index == d);
+  CHECK(leader.log().applied() == d);
   CHECK(leader.take_committed_entries().empty());
 
   // The batch completes: advance must not move applied back to "a", and
-  // the next Ready hands out "c" alone.
+  // the next Ready persists "d" but hands nothing out to apply again.
   persist_ready(net.peer(1), rd_c);
   leader.advance(rd_c);
-  CHECK(leader.log().applied() == b);
-  net.flush(1);
-  CHECK(net.peer(1).state == "c");
-  CHECK(leader.log().applied() == c);
+  CHECK(leader.log().applied() == d);
+  Ready rd_d = leader.ready();
+  CHECK(rd_d.committed_entries.empty());
+  REQUIRE(rd_d.entries.size() == 1);
+  CHECK(rd_d.entries[0].index == d);
+  persist_ready(net.peer(1), rd_d);
+  leader.advance(rd_d);
+  CHECK(leader.log().persisted_last() == d);
+  CHECK(leader.log().applied() == d);
 }
 
 TEST_CASE("entries taken while a Ready is on the disk stop before a membership change") {
