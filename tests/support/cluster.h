@@ -102,6 +102,8 @@ class LocalCluster {
     n.process->signal(SIGKILL);
     n.process->wait(std::chrono::seconds(10));
     n.process.reset();
+    wait_port_closed(n.client_port);
+    wait_port_closed(n.raft_port);
   }
   void pause(int i) { nodes_[static_cast<size_t>(i)].process->signal(SIGSTOP); }
   void resume(int i) { nodes_[static_cast<size_t>(i)].process->signal(SIGCONT); }

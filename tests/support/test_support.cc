@@ -98,6 +98,16 @@ bool port_open(int port, const std::string& host) {
   return ok;
 }
 
+void wait_port_closed(int port, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (port_open(port)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("port " + std::to_string(port) +
+                               " still accepts connections after its server was killed");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;
@@ -201,6 +211,7 @@ void ServerProcess::restart_after_kill(std::chrono::milliseconds startup_timeout
   child_->wait(std::chrono::seconds(10));
   delete child_;
   child_ = nullptr;
+  wait_port_closed(port_);
   start(startup_timeout);
 }
 

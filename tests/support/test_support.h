@@ -51,6 +51,12 @@ bool eventually(Fn fn, std::chrono::milliseconds timeout = std::chrono::seconds(
 
 // True if something accepts TCP connections on 127.0.0.1:port.
 bool port_open(int port, const std::string& host = "127.0.0.1");
+// Waits (up to `timeout`) until nothing accepts connections on `port`. A
+// server killed with SIGKILL can leave a fork()ed snapshot child that was
+// killed before it closed its inherited descriptors: it holds the listening
+// socket while the kernel tears its memory down, and a restart that checks
+// port_open() meanwhile would talk to that dying process, not the new one.
+void wait_port_closed(int port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Reads a whole file; empty string if it does not exist.
 std::string read_file(const std::string& path);
