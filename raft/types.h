@@ -40,8 +40,11 @@ struct Entry {
 // (16-byte steps, 8-byte header). Hosts use these figures to report the
 // memory of what they hold (maxmemory leaves Raft memory out, as Redis
 // leaves out its replication buffers), so they must track the real heap.
+inline uint64_t string_heap_bytes_for_capacity(size_t capacity) {
+  return capacity > 15 ? ((capacity + 1 + 8 + 15) & ~uint64_t{15}) : 0;
+}
 inline uint64_t string_heap_bytes(const std::string& s) {
-  return s.capacity() > 15 ? ((s.capacity() + 1 + 8 + 15) & ~uint64_t{15}) : 0;
+  return string_heap_bytes_for_capacity(s.capacity());
 }
 // What an Entry held in a container costs its holder: its slot. The
 // payload is shared by every copy and counted once for the whole process

@@ -611,17 +611,15 @@ void RaftLog::append(const std::vector<Entry>& entries) {
                     (spare_ready_ && !segments_.back().preallocated);
   // A roll takes the spare segment when it is complete (zeros durable).
   const bool use_spare = roll && spare_ready_;
-  encode_buf_.clear();
-  if (roll)
-    encode_buf_ = encode_segment_header(entries.front().index, use_spare ? kPreallocated : 0);
+  const std::string header =
+      roll ? encode_segment_header(entries.front().index, use_spare ? kPreallocated : 0)
+           : std::string();
   const uint64_t base = roll ? 0 : segments_.back().size();
-  // Size the buffer once, and publish its size before filling it: the
-  // loop thread reports it (buffer_bytes) while this runs on the disk thread.
-  size_t need = encode_buf_.size();
+  size_t need = header.size();
   for (const Entry& e : entries)
     need += kRecordOverhead + e.data.size();
-  encode_buf_.reserve(need);
-  buffer_bytes_.store(raft::string_heap_bytes(encode_buf_), std::memory_order_relaxed);
+  reserve_encode_buffer(need);
+  encode_buf_.append(header);
   std::vector<uint64_t> ends;
   ends.reserve(entries.size());
   for (const Entry& e : entries) {
@@ -702,6 +700,30 @@ void RaftLog::append(const std::vector<Entry>& entries) {
   last_batch_records_ = entries.size();
   last_index_ = entries.back().index;
   last_term_ = entries.back().term;
+}
+
+// The loop thread subtracts buffer_bytes() from the heap count
+// (storage::heap_used_bytes) to get the memory maxmemory counts, while this
+// runs on the disk thread. So buffer_bytes() must never be below the heap
+// the buffer holds, or a sample taken meanwhile sees the buffer as keyspace
+// memory: growing a 0.8 MB buffer to 1.7 MB for a follower's catch-up batch
+// used to count the new block (and, during the copy, the old one) for as
+// long as the disk thread was preempted before publishing the new size —
+// on a loaded machine, followers sampled at 1.09-1.18 x maxmemory
+// (tests/unit/storage_raft_log_memory_test.cc). Hence the order: the old
+// block is freed before the lower figure would matter (the count only
+// drops), the new size is published before the block is allocated, and the
+// exact figure after. The reader loads the heap count first (INFO,
+// Evictor::used_for_eviction), so it never pairs a grown heap with the
+// older, smaller buffer_bytes().
+void RaftLog::reserve_encode_buffer(size_t need) {
+  encode_buf_.clear();
+  if (encode_buf_.capacity() < need) {
+    std::string().swap(encode_buf_);
+    buffer_bytes_.store(raft::string_heap_bytes_for_capacity(need), std::memory_order_seq_cst);
+    encode_buf_.reserve(need);  // from empty: exactly `need` in libstdc++
+  }
+  buffer_bytes_.store(raft::string_heap_bytes(encode_buf_), std::memory_order_seq_cst);
 }
 
 void RaftLog::sync() {

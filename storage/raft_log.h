@@ -352,6 +352,9 @@ class RaftLog {
   // (device, inode) of the lock file while this object holds it; {0,0} when not.
   std::pair<uint64_t, uint64_t> lock_id_{0, 0};
   void release_lock_id();
+  // Empties encode_buf_ with room for `need` bytes, keeping buffer_bytes_'s
+  // invariant while it reallocates.
+  void reserve_encode_buffer(size_t need);
   static std::set<std::pair<uint64_t, uint64_t>>& locked_logs();
   static std::mutex& locked_logs_mutex();
   Fd active_;
@@ -364,6 +367,8 @@ class RaftLog {
   size_t last_batch_records_ = 0;
   std::string encode_buf_;  // reused by append() to avoid reallocating
   // raft::string_heap_bytes(encode_buf_) as of the end of the last append().
+  // Invariant: at every moment at least the heap encode_buf_ holds
+  // (reserve_encode_buffer), since another thread reads it.
   std::atomic<uint64_t> buffer_bytes_{0};
   std::atomic<uint64_t> sync_usec_{0};  // see sync_usec()
   std::string failure_;                 // non-empty once failed; sticky
