@@ -983,7 +983,7 @@ void Replication::finish_ready() {
   rd_ = raft::Ready{};
   release_log_memory();
   ready_bytes_ = 0;
-  if (snapshot_awaiting_log_ && snapshot_awaiting_log_->index <= storage_->last_index()) {
+  if (snapshot_awaiting_log_ && snapshot_awaiting_log_->index <= node_->log().persisted_last()) {
     const raft::SnapshotMeta meta = *std::exchange(snapshot_awaiting_log_, std::nullopt);
     try {
       install_taken_snapshot(meta);
@@ -1360,10 +1360,12 @@ bool Replication::start_background_snapshot(std::string* error) {
 // log's new base. Its state machine may have been ahead of the durable log
 // (Node::take_committed_entries applies committed entries before this
 // node's own fsync of them), and the storage can only drop a prefix it
-// holds durably: such a snapshot waits for the log to get there, which the
-// batch on the disk at the time ensures (finish_ready installs it then).
+// holds durably and as the log has it — the batch on the disk may still be
+// replacing a conflicting suffix there, which is why this asks the core
+// (RaftLog::persisted_last) rather than the storage's last index. Such a
+// snapshot waits for that batch (finish_ready installs it then).
 void Replication::install_taken_snapshot(const raft::SnapshotMeta& meta) {
-  if (meta.index > storage_->last_index()) {
+  if (meta.index > node_->log().persisted_last()) {
     snapshot_awaiting_log_ = meta;
     return;
   }
