@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <set>
 #include <sstream>
@@ -137,6 +138,10 @@ struct SimNode {
   Term disk_term = 0;
   Index disk_commit = 0;
   Index disk_snap = 0;
+  // A Ready whose disk write is still in progress (the server's disk
+  // thread): its entries are not on `disk` yet; it completes on a later
+  // tick, or is lost with everything else in memory if the node crashes.
+  std::optional<Ready> in_flight;
 };
 
 struct Event {
@@ -154,7 +159,8 @@ struct EventLater {
 
 class Simulation {
  public:
-  explicit Simulation(const SimOptions& o) : opt_(o), rng_(o.seed) {
+  explicit Simulation(const SimOptions& o)
+      : opt_(o), rng_(o.seed), disk_rng_(o.seed * 0x9E3779B97F4A7C15ULL + 1) {
     // Per-seed fault profile, so that some seeds are calm and some brutal.
     drop_p_ = rng_.chance(0.3) ? 0.0 : rng_.uniform(0.0, 0.15);
     dup_p_ = rng_.uniform(0.0, 0.05);
@@ -174,6 +180,13 @@ class Simulation {
     leader_crash_p_ = rng_.chance(0.5) ? rng_.uniform(0.0, 0.03) : 0.0;
     max_msg_bytes_ = rng_.chance(0.4) ? 1 : 120;
     fresh_leader_crash_p_ = rng_.chance(0.6) ? rng_.uniform(0.1, 0.7) : 0.0;
+    // Slow disks: a Ready's write may stay in progress across events, as on
+    // the server's disk thread, while the node keeps stepping, sends its
+    // early messages and applies what commits meanwhile
+    // (Node::take_committed_entries, durable here or not). Drawn from a
+    // stream of its own, so seeds whose profile has no slow disk replay the
+    // histories they had before this was simulated.
+    async_disk_p_ = disk_rng_.chance(0.5) ? disk_rng_.uniform(0.2, 0.9) : 0.0;
     total_ids_ = opt_.nodes + kSpares;
     nodes_.resize(total_ids_ + 1);
     for (int i = 1; i <= total_ids_; ++i)
@@ -196,7 +209,8 @@ class Simulation {
               " dup=" + std::to_string(dup_p_) + " max_delay=" + std::to_string(max_delay_) +
               " crash=" + std::to_string(crash_p_) + " partition=" + std::to_string(partition_p_) +
               " lease=" + std::to_string(lease_reads_) + " check_quorum=" +
-              std::to_string(check_quorum_) + " pre_vote=" + std::to_string(pre_vote_));
+              std::to_string(check_quorum_) + " pre_vote=" + std::to_string(pre_vote_) +
+              " async_disk=" + std::to_string(async_disk_p_));
   }
 
   ~Simulation() {
@@ -301,6 +315,7 @@ class Simulation {
     SIM_TRACE("crash node " + std::to_string(n.id) + " (" + where + ")");
     n.running = false;
     n.node.reset();
+    n.in_flight.reset();
     n.reads.clear();
     n.restart_at = step_ + 2 + static_cast<int>(rng_.below(rng_.chance(0.5) ? 10 : 80));
   }
@@ -433,7 +448,9 @@ class Simulation {
   void take_snapshot(SimNode& n) {
     Index applied = n.sm.applied;
     if (applied <= n.disk.snapshot_meta().index) return;
-    if (applied > n.disk.last_index()) return;
+    // Only a prefix the disk holds as the log has it: a slow disk write may
+    // still be replacing a conflicting suffix there (RaftLog::persisted_last).
+    if (applied > n.node->log().persisted_last()) return;
     SnapshotMeta meta;
     meta.index = applied;
     meta.term = *n.disk.term(applied);
@@ -505,6 +522,11 @@ class Simulation {
     if (!n.running) return;  // a restarted node schedules its own ticks
     schedule_tick(id, now_ + kTickUnits);
     n.node->tick();
+    if (n.in_flight && disk_rng_.chance(0.5)) {
+      Ready rd = std::move(*n.in_flight);
+      n.in_flight.reset();
+      finish_ready(n, rd);
+    }
     process_ready(n);
   }
 
@@ -538,11 +560,14 @@ class Simulation {
   }
 
   // The host side of the Ready protocol (raft/node.h, steps a-e), with
-  // crashes at the two interesting points.
+  // crashes at the two interesting points. With a slow disk a Ready that
+  // has entries to write stays in progress (SimNode::in_flight): its
+  // committed entries, durable already, are applied at once, as the server
+  // does, and until a later tick completes the write the node only sends
+  // its early messages and applies the entries that commit meanwhile.
   void process_ready(SimNode& n) {
-    while (n.running && n.node->has_ready()) {
+    while (n.running && !n.in_flight && n.node->has_ready()) {
       Ready rd = n.node->ready();
-      raft::Node& node = *n.node;
       if (rd.soft_state) on_soft_state(n, *rd.soft_state);
       for (const Message& m : rd.early_messages)
         send(m);
@@ -550,43 +575,65 @@ class Simulation {
         crash(n, "before persisting a Ready");
         return;
       }
-      // Persist.
-      for (const raft::SnapshotChunk& c : rd.snapshot_chunks) {
-        n.disk.write_snapshot_chunk(c.meta, c.offset, c.data);
+      if (!rd.entries.empty() && !rd.snapshot && rd.snapshot_chunks.empty() &&
+          disk_rng_.chance(async_disk_p_)) {
+        for (const Entry& e : rd.committed_entries)
+          apply(n, e);
+        rd.committed_entries.clear();
+        n.in_flight = std::move(rd);
+        SIM_TRACE("node " + std::to_string(n.id) + " disk write in progress");
+        break;
       }
-      if (rd.snapshot) {
-        n.disk.install_received_snapshot(*rd.snapshot);
-        n.sm = StateMachine::parse(n.disk.snapshot_data());
-        check_snapshot_state(n, *rd.snapshot);
-        SIM_TRACE("node " + std::to_string(n.id) + " installed snapshot " +
-                  std::to_string(rd.snapshot->index));
-      }
-      if (!rd.entries.empty()) {
-        check_log_matching(n, rd.entries);
-        n.disk.append(rd.entries);
-      }
-      if (rd.hard_state) n.disk.set_hard_state(*rd.hard_state);
-      check_disk(n);
-      if (rng_.chance(crash_in_ready_p_)) {
-        crash(n, "after persisting, before sending");
-        return;
-      }
-      for (const Message& m : rd.messages)
+      finish_ready(n, rd);
+    }
+    if (n.running && n.in_flight) {
+      for (const Message& m : n.node->take_early_messages())
         send(m);
-      for (const Entry& e : rd.committed_entries)
+      for (const Entry& e : n.node->take_committed_entries())
         apply(n, e);
-      for (const raft::ReadState& rs : rd.read_states) {
-        for (PendingRead& r : n.reads) {
-          if (r.context == rs.context) {
-            r.read_index = rs.index;
-            r.have_index = true;
-          }
-        }
-      }
-      node.advance(rd);
       serve_reads(n);
       check_node(n);
     }
+  }
+
+  // Steps b-e of a Ready: persist, send, apply, advance.
+  void finish_ready(SimNode& n, Ready& rd) {
+    raft::Node& node = *n.node;
+    for (const raft::SnapshotChunk& c : rd.snapshot_chunks) {
+      n.disk.write_snapshot_chunk(c.meta, c.offset, c.data);
+    }
+    if (rd.snapshot) {
+      n.disk.install_received_snapshot(*rd.snapshot);
+      n.sm = StateMachine::parse(n.disk.snapshot_data());
+      check_snapshot_state(n, *rd.snapshot);
+      SIM_TRACE("node " + std::to_string(n.id) + " installed snapshot " +
+                std::to_string(rd.snapshot->index));
+    }
+    if (!rd.entries.empty()) {
+      check_log_matching(n, rd.entries);
+      n.disk.append(rd.entries);
+    }
+    if (rd.hard_state) n.disk.set_hard_state(*rd.hard_state);
+    check_disk(n);
+    if (rng_.chance(crash_in_ready_p_)) {
+      crash(n, "after persisting, before sending");
+      return;
+    }
+    for (const Message& m : rd.messages)
+      send(m);
+    for (const Entry& e : rd.committed_entries)
+      apply(n, e);
+    for (const raft::ReadState& rs : rd.read_states) {
+      for (PendingRead& r : n.reads) {
+        if (r.context == rs.context) {
+          r.read_index = rs.index;
+          r.have_index = true;
+        }
+      }
+    }
+    node.advance(rd);
+    serve_reads(n);
+    check_node(n);
   }
 
   void apply(SimNode& n, const Entry& e) {
@@ -728,7 +775,9 @@ class Simulation {
            std::to_string(log.committed()) + " last " + std::to_string(log.last_index()));
     }
     if (log.first_index() - 1 > log.committed()) fail(who + "log starts after commit");
-    if (n.sm.applied != log.applied())
+    // While a Ready's write is in progress its committed entries are
+    // applied already, but the core counts them only from advance().
+    if (n.in_flight ? n.sm.applied < log.applied() : n.sm.applied != log.applied())
       fail(who + "state machine applied " + std::to_string(n.sm.applied) + " != core applied " +
            std::to_string(log.applied()));
     n.mem_term = node.term();
@@ -830,6 +879,8 @@ class Simulation {
 
   SimOptions opt_;
   Rng rng_;
+  Rng disk_rng_;  // slow-disk decisions only (see the constructor)
+  double async_disk_p_ = 0;
   double drop_p_, dup_p_, crash_p_, crash_in_ready_p_, partition_p_, leader_crash_p_;
   uint64_t max_msg_bytes_;
   // A new leader crashes within a few steps of its election with this
