@@ -1110,11 +1110,11 @@ std::vector<Message> Node::take_early_messages() {
 
 std::vector<Entry> Node::take_committed_entries() {
   if (!ready_outstanding_) return {};
+  // A snapshot being installed replaces the log: nothing to apply until then.
+  if (log_.unstable_snapshot()) return {};
   // log_.applied() is what was applied before the outstanding Ready plus
   // what earlier calls took; the Ready's own committed entries end at
   // ready_last_committed_.
-  // A snapshot being installed replaces the log: nothing to apply until then.
-  if (log_.unstable_snapshot()) return {};
   const Index from = std::max(log_.applied(), ready_last_committed_) + 1;
   // Up to the commit index even where this node's copy is not durable yet
   // (the outstanding Ready's entries, or later ones): see node.h.

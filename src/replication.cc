@@ -679,10 +679,9 @@ void Replication::on_loop_iteration() {
 
 // Entries that became committed while the Ready's batch is on the disk
 // (the leader heard a quorum's acknowledgements, a follower learned the
-// commit index) and that this node already holds durably are applied and
-// answered now, not after that unrelated fsync and the next Ready
-// (Node::take_committed_entries). They follow the Ready's own committed
-// entries, so only once all of those were applied before the fsync (see
+// commit index) are applied and answered now, durable on this node or not,
+// not after that fsync and the next Ready (Node::take_committed_entries). They follow the Ready's
+// own committed entries, so only once all of those were applied before the fsync (see
 // process_ready); otherwise they wait for finish_ready as before.
 void Replication::apply_committed_during_disk_write() {
   if (!in_ready_ || applied_early_ != rd_.committed_entries.size() || !failure_.empty()) return;
@@ -983,10 +982,10 @@ void Replication::finish_ready() {
   rd_ = raft::Ready{};
   release_log_memory();
   ready_bytes_ = 0;
-  if (snapshot_awaiting_log_ && snapshot_awaiting_log_->index <= node_->log().persisted_last()) {
-    const raft::SnapshotMeta meta = *std::exchange(snapshot_awaiting_log_, std::nullopt);
+  if (snapshot_awaiting_log_) {
+    const raft::SnapshotMeta meta = *snapshot_awaiting_log_;
     try {
-      install_taken_snapshot(meta);
+      install_taken_snapshot(meta);  // or it keeps waiting
     } catch (const std::exception& e) {
       last_bgsave_ok_ = false;
       KV_LOG_WARNING("Installing the snapshot at raft index %llu failed: %s",

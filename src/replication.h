@@ -13,10 +13,10 @@
 // Only one batch is on the disk at a time; proposals that arrive meanwhile
 // pile up in the core and go out together in the next batch, which is what
 // makes the fsync cost per write shrink as load grows. Committed entries
-// that are already durable here do not wait for that batch: those the Ready
-// carries are applied before its fsync, and those that become committed
-// while it is on the disk are taken from the core and applied at once
-// (Node::take_committed_entries).
+// do not wait for that batch: those the Ready carries (durable already)
+// are applied before its fsync, and those that become committed while it
+// is on the disk are taken from the core and applied at once, even where
+// this node's own copy is not durable yet (Node::take_committed_entries).
 //
 // Client replies. A client's commands are answered strictly in order. A
 // command that cannot be answered at once (a write waiting for commit, a
