@@ -8,10 +8,14 @@
 // log segments in a directory holding a "slow-fsync-ms" file.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/support/cluster.h"
 #include "tests/support/slow_fsync_shim.h"
@@ -20,18 +24,48 @@ using kvraft::test::LocalCluster;
 using kvraft::test::RedisConnection;
 using kvraft::test::SlowFsyncShim;
 
+namespace {
+
+// A 3-node cluster whose servers run under the slow-fsync shim, its leader
+// found and a first write committed through it, so that what a test times
+// starts from a settled cluster. fsync_ms() sets how long a node's log
+// fsyncs take (0: as long as the disk's); the delays go when the test ends.
+struct SlowDiskCluster {
+  explicit SlowDiskCluster(std::vector<std::string> args) : cluster(3, std::move(args)) {
+    leader = cluster.wait_for_leader();
+    REQUIRE(leader >= 0);
+    client = std::make_unique<RedisConnection>(cluster.port(leader));
+    REQUIRE(client->cmd({"SET", "warm", "up"}).str == "OK");
+  }
+  ~SlowDiskCluster() {
+    for (int i = 0; i < cluster.size(); ++i)
+      fsync_ms(i, 0);
+  }
+  void fsync_ms(int node, int ms) {
+    const std::string path = cluster.dir(node) + "/slow-fsync-ms";
+    if (ms > 0)
+      std::ofstream(path) << ms;
+    else
+      ::unlink(path.c_str());
+  }
+  SlowFsyncShim shim;  // declared first: the servers start under it
+  LocalCluster cluster;
+  int leader = -1;
+  std::unique_ptr<RedisConnection> client;
+};
+
+}  // namespace
+
 TEST_CASE("a leader whose fsyncs take longer than the election timeout keeps its leadership") {
-  SlowFsyncShim shim;
-  LocalCluster cluster(3, {"--election-timeout", "300", "--heartbeat-interval", "50"});
-  const int leader = cluster.wait_for_leader();
-  REQUIRE(leader >= 0);
-  RedisConnection c(cluster.port(leader));
-  REQUIRE(c.cmd({"SET", "warm", "up"}).str == "OK");
+  SlowDiskCluster s({"--election-timeout", "300", "--heartbeat-interval", "50"});
+  LocalCluster& cluster = s.cluster;
+  const int leader = s.leader;
+  RedisConnection& c = *s.client;
   const std::string term = cluster.raft_field(leader, "term");
 
   // From now on each of the leader's log fsyncs takes 1.2 s: four times the
   // election timeout, and more than its longest randomized value (2x).
-  { std::ofstream(cluster.dir(leader) + "/slow-fsync-ms") << 1200; }
+  s.fsync_ms(leader, 1200);
   for (int i = 0; i < 3; ++i)
     CHECK(c.cmd({"SET", "k" + std::to_string(i), "v"}).str == "OK");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -42,7 +76,6 @@ TEST_CASE("a leader whose fsyncs take longer than the election timeout keeps its
     CHECK(cluster.raft_field(i, "term") == term);
     CHECK(cluster.raft_field(i, "leader_id") == std::to_string(cluster.id(leader)));
   }
-  ::unlink((cluster.dir(leader) + "/slow-fsync-ms").c_str());
 }
 
 TEST_CASE("a write committed while the leader's next batch is on the disk is answered at once") {
@@ -53,15 +86,13 @@ TEST_CASE("a write committed while the leader's next batch is on the disk is ans
   // the leader's second batch is on the disk, and x is durable on the
   // leader, so its reply goes out at ~700 (Node::take_committed_entries)
   // rather than after that unrelated fsync, at ~1000.
-  SlowFsyncShim shim;
-  LocalCluster cluster(3, {"--election-timeout", "3000", "--heartbeat-interval", "100"});
-  const int leader = cluster.wait_for_leader();
-  REQUIRE(leader >= 0);
-  RedisConnection a(cluster.port(leader));
+  SlowDiskCluster s({"--election-timeout", "3000", "--heartbeat-interval", "100"});
+  LocalCluster& cluster = s.cluster;
+  const int leader = s.leader;
+  RedisConnection& a = *s.client;
   RedisConnection b(cluster.port(leader));
-  REQUIRE(a.cmd({"SET", "warm", "up"}).str == "OK");
   for (int i = 0; i < cluster.size(); ++i)
-    std::ofstream(cluster.dir(i) + "/slow-fsync-ms") << (i == leader ? 500 : 700);
+    s.fsync_ms(i, i == leader ? 500 : 700);
 
   const auto start = std::chrono::steady_clock::now();
   std::thread second([&] {
@@ -74,7 +105,7 @@ TEST_CASE("a write committed while the leader's next batch is on the disk is ans
                         .count();
   second.join();
   for (int i = 0; i < cluster.size(); ++i)
-    ::unlink((cluster.dir(i) + "/slow-fsync-ms").c_str());
+    s.fsync_ms(i, 0);
   INFO("SET x answered after " << x_ms << " ms");
   CHECK(x_ms >= 650);  // it did wait for a follower's fsync
   CHECK(x_ms < 900);   // ...but not for the leader's second one
@@ -87,13 +118,10 @@ TEST_CASE("a leader with a slow disk answers a write once both followers hold it
   // still being written; committed is enough to apply and answer it
   // (Node::take_committed_entries), so the reply does not wait for the
   // leader's disk. Before, every write waited for the leader's fsync.
-  SlowFsyncShim shim;
-  LocalCluster cluster(3, {"--election-timeout", "3000", "--heartbeat-interval", "100"});
-  const int leader = cluster.wait_for_leader();
-  REQUIRE(leader >= 0);
-  RedisConnection c(cluster.port(leader));
-  REQUIRE(c.cmd({"SET", "warm", "up"}).str == "OK");
-  { std::ofstream(cluster.dir(leader) + "/slow-fsync-ms") << 1000; }
+  SlowDiskCluster s({"--election-timeout", "3000", "--heartbeat-interval", "100"});
+  const int leader = s.leader;
+  RedisConnection& c = *s.client;
+  s.fsync_ms(leader, 1000);
 
   const auto start = std::chrono::steady_clock::now();
   CHECK(c.cmd({"SET", "x", "1"}).str == "OK");
@@ -105,9 +133,8 @@ TEST_CASE("a leader with a slow disk answers a write once both followers hold it
   // The write is visible to a linearizable read on the leader and on a
   // follower, before the leader's fsync of it has finished.
   CHECK(c.cmd({"GET", "x"}).str == "1");
-  RedisConnection f(cluster.port((leader + 1) % cluster.size()));
+  RedisConnection f(s.cluster.port((leader + 1) % s.cluster.size()));
   CHECK(f.cmd({"GET", "x"}).str == "1");
-  ::unlink((cluster.dir(leader) + "/slow-fsync-ms").c_str());
 }
 
 TEST_CASE("a snapshot of state ahead of the leader's durable log is installed once the log is") {
@@ -116,17 +143,15 @@ TEST_CASE("a snapshot of state ahead of the leader's durable log is installed on
   // then snapshots an applied index beyond the durable log. The storage can
   // only replace a durable prefix, so the snapshot waits for the fsync and
   // is installed after it, instead of failing.
-  SlowFsyncShim shim;
-  LocalCluster cluster(3, {"--election-timeout", "4000", "--heartbeat-interval", "100"});
-  const int leader = cluster.wait_for_leader();
-  REQUIRE(leader >= 0);
-  RedisConnection c(cluster.port(leader));
-  REQUIRE(c.cmd({"SET", "warm", "up"}).str == "OK");
-  { std::ofstream(cluster.dir(leader) + "/slow-fsync-ms") << 1500; }
+  SlowDiskCluster s({"--election-timeout", "4000", "--heartbeat-interval", "100"});
+  LocalCluster& cluster = s.cluster;
+  const int leader = s.leader;
+  RedisConnection& c = *s.client;
+  s.fsync_ms(leader, 1500);
   REQUIRE(c.cmd({"SET", "x", "1"}).str == "OK");
   const std::string applied = cluster.raft_field(leader, "applied_index");
   REQUIRE(c.cmd({"BGSAVE"}).str == "Background saving started");
-  ::unlink((cluster.dir(leader) + "/slow-fsync-ms").c_str());
+  s.fsync_ms(leader, 0);
   std::string snapshot_index;
   for (int i = 0; i < 100; ++i) {
     snapshot_index = cluster.raft_field(leader, "snapshot_index");
